@@ -1,0 +1,1 @@
+"""Speech recognition: recognizers (streaming + offline), VAD endpointing, text post-processing."""

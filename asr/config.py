@@ -1,0 +1,54 @@
+"""Recognition config section (``[asr]`` in the TOML file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class WhisperConfig:
+    """Whisper base (CTranslate2) assembled from registry weight packages."""
+
+    model_dir: str = ""  # empty: assemble into <cache>/models/whisper-base
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    beam_size: int = 5
+    language: str = "zh"
+
+
+@dataclass(frozen=True)
+class ParaformerConfig:
+    """FunASR model directories (local paths or ModelScope ids resolved with local_files_only)."""
+
+    model: str = ""  # offline Paraformer / SeacoParaformer dir or ModelScope id
+    streaming_model: str = ""  # ParaformerStreaming dir or id
+    vad_model: str = ""  # fsmn-vad dir or id
+    punc_model: str = ""  # ct-punc dir or id
+    chunk_size: tuple[int, int, int] = (0, 10, 5)  # 600 ms chunks, 300 ms look-ahead
+    encoder_chunk_look_back: int = 4
+    decoder_chunk_look_back: int = 1
+    hotwords: str = ""
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """webrtcvad endpointing of the streaming recognizer."""
+
+    aggressiveness: int = 2  # webrtcvad mode 0..3
+    frame_ms: int = 20  # 10, 20 or 30
+    min_speech_ms: int = 200  # speech needed to open an utterance
+    min_silence_ms: int = 600  # hangover: silence that closes an utterance
+    pre_roll_ms: int = 300  # audio kept from before the speech onset
+    max_utterance_s: float = 20.0  # force an endpoint after this long
+    partial_interval_ms: int = 600  # Whisper: re-decode the open utterance at most this often
+
+
+@dataclass(frozen=True)
+class ASRConfig:
+    """Which recognizer to use and how."""
+
+    backend: str = "whisper"  # whisper | paraformer
+    itn: bool = False
+    whisper: WhisperConfig = field(default_factory=WhisperConfig)
+    paraformer: ParaformerConfig = field(default_factory=ParaformerConfig)
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)

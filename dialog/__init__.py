@@ -1,0 +1,1 @@
+"""Dialogue: emotion bridge (shared embedding space), reply policy, conversation memory."""

@@ -1,0 +1,69 @@
+"""Dialogue interfaces: the emotion bridge and the reply policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from engine.audio import Audio
+from engine.emotions import Emotion
+
+
+@dataclass(frozen=True)
+class UserEmotion:
+    """The user's estimated emotion: a distribution over the canonical set and a confidence."""
+
+    emotion: Emotion
+    confidence: float
+    distribution: dict[Emotion, float] = field(default_factory=dict)
+    source: str = "text"  # text | audio | fused
+
+
+@dataclass(frozen=True)
+class ReplyStyle:
+    """The emotion the reply should be spoken in."""
+
+    emotion: Emotion = Emotion.NEUTRAL
+    intensity: float = 1.0
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange in the conversation memory (``reply`` holds only what the user heard)."""
+
+    user_text: str
+    user_emotion: UserEmotion | None
+    reply: str = ""
+    reply_style: ReplyStyle = field(default_factory=ReplyStyle)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to say back and how."""
+
+    text: str
+    style: ReplyStyle = field(default_factory=ReplyStyle)
+    intent: str = ""
+    handoff: bool = False  # escalated to a human agent
+
+
+@runtime_checkable
+class EmotionBridge(Protocol):
+    """Maps speech and/or text into the shared space and reads the user's emotion there."""
+
+    def estimate(self, audio: Audio | None, text: str | None) -> UserEmotion:
+        """Emotion from audio, text or both (fused). At least one must be given."""
+        ...
+
+    def reply_style(self, user_emotion: UserEmotion) -> ReplyStyle:
+        """The reply emotion the empathy map chooses for this user emotion."""
+        ...
+
+
+@runtime_checkable
+class ReplyPolicy(Protocol):
+    """Chooses the reply text and style."""
+
+    def respond(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> Reply:
+        """The reply to ``utterance`` given the conversation so far. Blocking (may call a model)."""
+        ...

@@ -1,0 +1,1 @@
+"""tingshuo engine: server, sessions, wire protocols, HTTP API, WebUI, config and CLI."""

@@ -1,0 +1,1 @@
+"""Joint ASR–TTS / emotion-bridge training: manifests, datasets, training loops, evaluation."""

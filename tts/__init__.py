@@ -1,0 +1,1 @@
+"""Speech synthesis: synthesizers, Chinese text front end, emotion rendering, synthesis cache."""

@@ -1,0 +1,44 @@
+"""Synthesis config section (``[tts]`` in the TOML file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class KokoroConfig:
+    """Kokoro-82M int8 ONNX assembled from registry weight packages."""
+
+    model_dir: str = ""  # empty: assemble into <cache>/models/kokoro
+    threads: int = 2
+    voice: str = "jf_gongitsune"
+
+
+@dataclass(frozen=True)
+class SambertConfig:
+    """Native SAM-BERT + HiFi-GAN on a ModelScope Sambert-HifiGan directory."""
+
+    model_dir: str = ""  # local dir, or a ModelScope id resolved with local_files_only
+    voice: str = ""  # empty: the directory's first voice
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """Content-addressed on-disk synthesis cache."""
+
+    enabled: bool = True
+    dir: str = ""  # empty: <cache>/synthesis
+    max_bytes: int = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TTSConfig:
+    """Which synthesizer to use and how."""
+
+    backend: str = "kokoro"  # kokoro | sambert
+    fallback: str = ""  # backend to switch to when the primary keeps failing
+    max_segment_chars: int = 60
+    kokoro: KokoroConfig = field(default_factory=KokoroConfig)
+    sambert: SambertConfig = field(default_factory=SambertConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
