@@ -52,9 +52,17 @@ def test_one_utterance_between_silences(speech: np.ndarray) -> None:
 
 def test_chunk_size_does_not_change_events(speech: np.ndarray) -> None:
     signal = padded(speech)
-    reference = [e for e in run(Endpointer(EndpointConfig()), signal, 320) if not isinstance(e, UtteranceAudio)]
+    reference = [
+        e
+        for e in run(Endpointer(EndpointConfig()), signal, 320)
+        if not isinstance(e, UtteranceAudio)
+    ]
     for chunk in (7, 160, 333, 4801, len(signal)):
-        got = [e for e in run(Endpointer(EndpointConfig()), signal, chunk) if not isinstance(e, UtteranceAudio)]
+        got = [
+            e
+            for e in run(Endpointer(EndpointConfig()), signal, chunk)
+            if not isinstance(e, UtteranceAudio)
+        ]
         assert got == reference
 
 
@@ -94,9 +102,7 @@ def test_flush_closes_open_utterance(speech: np.ndarray) -> None:
     assert not ep.in_speech
 
 
-@pytest.mark.parametrize(
-    "cfg", [EndpointConfig(frame_ms=25), EndpointConfig(aggressiveness=4)]
-)
+@pytest.mark.parametrize("cfg", [EndpointConfig(frame_ms=25), EndpointConfig(aggressiveness=4)])
 def test_bad_config_is_rejected(cfg: EndpointConfig) -> None:
     with pytest.raises(EndpointConfigError):
         Endpointer(cfg)

@@ -64,5 +64,7 @@ def test_looping_segment_is_truncated_and_flagged() -> None:
 
 
 def test_prompt_echo_is_dropped() -> None:
-    kept, flags = guard_segments([DecodedSegment(0, 1, "达摩院，语音识别。")], prompt="达摩院 语音识别")
+    kept, flags = guard_segments(
+        [DecodedSegment(0, 1, "达摩院，语音识别。")], prompt="达摩院 语音识别"
+    )
     assert kept == [] and flags == (FLAG_PROMPT_ECHO,)

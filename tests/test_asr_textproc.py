@@ -55,7 +55,10 @@ def test_itn_never_raises_on_odd_input() -> None:
 
 def test_normalize_for_cer_matches_eval_readme() -> None:
     # NFKC (full-width letters/digits), t2s, punctuation and spaces removed
-    assert normalize_for_cer("希望你以後能夠 做的比我還好呦。ＡＢ１２！") == "希望你以后能够做的比我还好呦AB12"
+    assert (
+        normalize_for_cer("希望你以後能夠 做的比我還好呦。ＡＢ１２！")
+        == "希望你以后能够做的比我还好呦AB12"
+    )
 
 
 def test_character_error_rate_uses_normalised_text() -> None:

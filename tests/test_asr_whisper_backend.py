@@ -61,7 +61,9 @@ def test_dev_clips_within_cer_bound(recognizer, references, asr_dev: Path) -> No
 
 
 def test_output_is_simplified(recognizer, asr_dev: Path) -> None:
-    text = recognizer.transcribe(read_audio(asr_dev / "wav" / "cosyvoice_zero_shot_prompt.wav")).text
+    text = recognizer.transcribe(
+        read_audio(asr_dev / "wav" / "cosyvoice_zero_shot_prompt.wav")
+    ).text
     from asr.textproc import to_simplified
 
     assert text == to_simplified(text)
@@ -136,5 +138,3 @@ def test_noise_and_tones_give_no_runaway_text(recognizer, kind: str) -> None:
 def test_silence_and_tiny_input(recognizer) -> None:
     assert recognizer.transcribe(Audio(np.zeros(16000 * 2, np.float32), 16000)).text == ""
     assert recognizer.transcribe(Audio(np.zeros(10, np.float32), 16000)).text == ""
-
-
