@@ -24,9 +24,14 @@ def test_json_one_object_per_file_and_errors_do_not_stop_the_batch(
     good = asr_dev / "wav" / "firered2s_hello_zh.wav"
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
+    import numpy as np
+    import soundfile as sf
+
+    no_frames = tmp_path / "no-frames.wav"
+    sf.write(no_frames, np.zeros(0, np.float32), 16000)
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("this is not audio")
-    files = [str(empty), str(good), str(not_audio), str(tmp_path / "missing.flac")]
+    files = [str(empty), str(good), str(not_audio), str(no_frames), str(tmp_path / "missing.flac")]
     result = runner.invoke(cli, ["transcribe", "--json", *files])
     assert result.exit_code == 1
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
@@ -38,8 +43,8 @@ def test_json_one_object_per_file_and_errors_do_not_stop_the_batch(
     for path in files:
         if path != str(good):
             assert f"error: {path}: " in result.stderr
-    assert "is empty" in result.stderr
-    assert "3 of 4 file(s) failed" in result.stderr
+    assert result.stderr.count("is empty") == 2
+    assert "4 of 5 file(s) failed" in result.stderr
 
 
 def test_plain_text_single_file_and_flac(runner: CliRunner, asr_dev: Path, tmp_path: Path) -> None:
