@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,10 @@ from asr.base import ModelNotFoundError
 
 
 @pytest.fixture(scope="module")
-def assembled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return wa.ensure_whisper_model(tmp_path_factory.mktemp("whisper") / "whisper-base")
+def assembled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("whisper")
+    yield wa.ensure_whisper_model(root / "whisper-base")
+    shutil.rmtree(root)  # 145 MB: do not keep it in pytest's retained temp dirs
 
 
 def _sha256(path: Path) -> str:
