@@ -26,7 +26,8 @@ from engine.audio import Audio
 log = logging.getLogger(__name__)
 
 MIN_DECODE_S = 0.1  # shorter audio is returned as empty text without running the model
-MIN_PARTIAL_S = 0.5  # no partial before this much utterance audio
+MIN_PARTIAL_S = 1.0  # no partial before this much utterance audio (pre-roll included);
+# Whisper rarely returns text for less, and every decode costs a full 30 s window
 PARTIAL_BUSY_FACTOR = 1.5  # partial spacing ≥ this × the last partial's decode time
 
 
@@ -114,15 +115,17 @@ class WhisperRecognizer:
 
     # ---- streaming -----------------------------------------------------------------------
 
-    def create_stream(self) -> VadRecognizerStream:
-        """A new VAD-endpointed stream re-decoding the open utterance for partials."""
+    def create_stream(self, *, itn: bool | None = None, hotwords: str = "") -> VadRecognizerStream:
+        """A new VAD-endpointed stream re-decoding the open utterance for partials.
+
+        ``itn`` (default ``asr.itn``) and ``hotwords`` apply to this stream's final results.
+        """
         interval = int(self.config.endpoint.partial_interval_ms * ASR_SAMPLE_RATE / 1000)
+        use_itn = self.config.itn if itn is None else itn
         return VadRecognizerStream(
-            lambda: _WhisperUtterance(self, interval),
+            lambda: _WhisperUtterance(self, interval, hotwords),
             self.config.endpoint,
-            postprocess=lambda t: finish_transcript(
-                t, itn=self.config.itn, punctuate=self._punctuate
-            ),
+            postprocess=lambda t: finish_transcript(t, itn=use_itn, punctuate=self._punctuate),
         )
 
 
@@ -136,8 +139,11 @@ class _WhisperUtterance:
     interval applies, so every utterance with speech gets its first partial promptly.
     """
 
-    def __init__(self, recognizer: WhisperRecognizer, interval_samples: int) -> None:
+    def __init__(
+        self, recognizer: WhisperRecognizer, interval_samples: int, hotwords: str = ""
+    ) -> None:
         self._rec = recognizer
+        self._hotwords = hotwords
         self._interval = max(1, interval_samples)
         self._decoded_at = 0
         self._last_cost = 0  # samples of real time the last partial decode took
@@ -160,4 +166,4 @@ class _WhisperUtterance:
         return text
 
     def final(self, samples: np.ndarray) -> Transcript:
-        return self._rec.decode_samples(samples)
+        return self._rec.decode_samples(samples, hotwords=self._hotwords)

