@@ -98,3 +98,17 @@ def test_missing_paraformer_model_exits_cleanly(runner: CliRunner, asr_dev: Path
     )
     assert result.exit_code == 2
     assert "no model configured" in result.stderr and not result.stdout
+
+
+def test_paraformer_backend_json(runner: CliRunner, asr_dev: Path, tmp_path: Path) -> None:
+    pytest.importorskip("funasr", reason="FunASR extra not installed")
+    import funasr_tiny
+
+    model = funasr_tiny.build_paraformer(tmp_path / "seaco", seaco=True)
+    clip = asr_dev / "wav" / "funasr_asr_example_zh.wav"
+    args = ["--set", f"asr.paraformer.model={model}", "transcribe", "--backend", "paraformer"]
+    result = runner.invoke(cli, [*args, "--json", "--hotwords", "达摩院", str(clip)])
+    assert result.exit_code == 0, result.stderr
+    (obj,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert obj["text"] and obj["segments"]  # random weights: structure only
+    assert 0 <= obj["segments"][0]["start"] < obj["segments"][-1]["end"] <= obj["duration"] + 0.07

@@ -140,3 +140,24 @@ def test_noise_and_tones_give_no_runaway_text(recognizer, kind: str) -> None:
 def test_silence_and_tiny_input(recognizer) -> None:
     assert recognizer.transcribe(Audio(np.zeros(16000 * 2, np.float32), 16000)).text == ""
     assert recognizer.transcribe(Audio(np.zeros(10, np.float32), 16000)).text == ""
+
+
+def test_ct_punc_punctuates_whisper_output(recognizer, asr_dev: Path, tmp_path: Path) -> None:
+    pytest.importorskip("funasr", reason="FunASR extra not installed")
+    import funasr_tiny
+
+    from asr.config import ParaformerConfig
+    from asr.funasr_models import load_punctuator
+
+    punc = funasr_tiny.build_ct_punc(tmp_path / "punc")
+    punctuated = WhisperRecognizer(
+        recognizer.model_dir,
+        recognizer.config,
+        punctuate=load_punctuator(ParaformerConfig(punc_model=str(punc))),
+    )
+    audio = read_audio(asr_dev / "wav" / "paddlespeech_zh.wav")
+    plain = recognizer.transcribe(audio).text
+    text = punctuated.transcribe(audio).text
+    marks = "，。？、"
+    # ct-punc (random weights here) only inserts marks: the words are Whisper's
+    assert "".join(c for c in text if c not in marks) == "".join(c for c in plain if c not in marks)
