@@ -165,7 +165,7 @@ class _ParaformerUtterance:
         self._fed = 0
         self._text = ""
 
-    def partial_due(self, n_samples: int) -> bool:
+    def partial_due(self, n_samples: int, trailing_silence: int = 0) -> bool:
         if self._rec._streaming is None:  # offline only: re-decode like Whisper
             return n_samples - self._fed >= 2 * self._rec.chunk_samples
         return n_samples - self._fed >= self._rec.chunk_samples
@@ -183,7 +183,7 @@ class _ParaformerUtterance:
         self._fed += usable
         return self._text
 
-    def final(self, samples: np.ndarray) -> Transcript:
+    def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
         rec = self._rec
         if rec._offline is not None:
             return rec.decode_samples(samples, self._hotwords)

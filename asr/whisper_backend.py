@@ -137,6 +137,11 @@ class _WhisperUtterance:
     slow or busy CPU partial decoding never takes more than ~2/3 of real time and cannot
     pile up in front of the final result. Until a partial has produced text the plain
     interval applies, so every utterance with speech gets its first partial promptly.
+
+    Prefetch: once ``prefetch_silence_ms`` of trailing silence follow speech that the last
+    decode has not seen, the utterance is decoded at once; if the hangover then confirms the
+    endpoint with no new speech, the final result reuses that decode instead of running the
+    model again, so end-of-speech → final costs the hangover, not hangover + decode.
     """
 
     def __init__(
@@ -145,25 +150,35 @@ class _WhisperUtterance:
         self._rec = recognizer
         self._hotwords = hotwords
         self._interval = max(1, interval_samples)
+        ep = recognizer.config.endpoint
+        self._prefetch = int(ep.prefetch_silence_ms * ASR_SAMPLE_RATE / 1000)
         self._decoded_at = 0
+        self._decoded: Transcript | None = None
         self._last_cost = 0  # samples of real time the last partial decode took
-        self._has_text = False
 
-    def partial_due(self, n_samples: int) -> bool:
+    def partial_due(self, n_samples: int, trailing_silence: int = 0) -> bool:
+        if n_samples < MIN_PARTIAL_S * ASR_SAMPLE_RATE:
+            return False
+        voiced_end = n_samples - trailing_silence
+        if self._prefetch and trailing_silence >= self._prefetch and self._decoded_at < voiced_end:
+            return True
         spacing = self._interval
-        if self._has_text:
+        if self._decoded is not None and self._decoded.text:
             spacing = max(spacing, int(PARTIAL_BUSY_FACTOR * self._last_cost))
-        return (
-            n_samples >= MIN_PARTIAL_S * ASR_SAMPLE_RATE and n_samples - self._decoded_at >= spacing
-        )
+        return n_samples - self._decoded_at >= spacing
 
     def partial(self, samples: np.ndarray) -> str:
-        self._decoded_at = len(samples)
         start = time.perf_counter()
-        text = self._rec.decode_samples(samples).text
+        self._decoded = self._rec.decode_samples(samples, hotwords=self._hotwords)
+        self._decoded_at = len(samples)
         self._last_cost = int((time.perf_counter() - start) * ASR_SAMPLE_RATE)
-        self._has_text = self._has_text or bool(text)
-        return text
+        return self._decoded.text
 
-    def final(self, samples: np.ndarray) -> Transcript:
+    def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
+        if (
+            self._decoded is not None
+            and speech_samples is not None
+            and self._decoded_at >= speech_samples
+        ):
+            return self._decoded  # the last decode already covered all the speech
         return self._rec.decode_samples(samples, hotwords=self._hotwords)

@@ -32,7 +32,7 @@ class RecordingDecoder:
         self.log = log
         self.done = 0
 
-    def partial_due(self, n: int) -> bool:
+    def partial_due(self, n: int, trailing_silence: int = 0) -> bool:
         return n - self.done >= 8000
 
     def partial(self, samples: np.ndarray) -> str:
@@ -40,7 +40,7 @@ class RecordingDecoder:
         self.log.append(("partial", len(samples)))
         return f"{len(samples) // 16}ms"
 
-    def final(self, samples: np.ndarray) -> Transcript:
+    def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
         self.log.append(("final", len(samples)))
         dur = len(samples) / 16000
         return Transcript(f"{len(samples) // 16}ms", (Segment(0.0, dur, "x"),))
