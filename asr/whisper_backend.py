@@ -172,7 +172,7 @@ class _WhisperUtterance:
         self._decoded = self._rec.decode_samples(samples, hotwords=self._hotwords)
         self._decoded_at = len(samples)
         self._last_cost = int((time.perf_counter() - start) * ASR_SAMPLE_RATE)
-        return self._decoded.text
+        return finish_transcript(self._decoded).text  # spacing/punctuation forms as finals
 
     def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
         if (

@@ -105,6 +105,9 @@ def test_stream_20ms_frames_one_utterance_with_partials(
     assert cer <= 0.25, final.transcript.text
     partials = [e for e in events if isinstance(e, PartialResult)]
     assert all(p.text for p in partials)
+    # prefetch: 200 ms into the trailing silence the utterance was decoded; the hangover then
+    # confirmed the endpoint with no new speech, so the final is that decode's text
+    assert final.transcript.text == partials[-1].text
     assert [p.time for p in partials] == sorted(p.time for p in partials)
 
 
