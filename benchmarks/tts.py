@@ -6,8 +6,9 @@
 Figures:
 - text-normalisation sentence accuracy on ../shared/eval/tts-text/textnorm_test_cases.txt;
 - time to first audio of a 100-character text through ``stream()`` (cache off, median of 3);
-- RTF (synthesis wall time / audio duration) of every synthesized sentence, per emotion,
-  emotion rendering on;
+- RTF (synthesis wall time / audio duration; also process CPU time / audio duration,
+  which is less sensitive to other load on a shared machine) of every synthesized
+  sentence, per emotion, emotion rendering on;
 - round-trip CER: each CSMSC test sentence synthesized (every emotion at intensity 1) and
   transcribed by the Whisper judge (benchmarks/tts_judge.py); plus the 15 sentences of
   sentences.txt (neutral);
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import statistics
@@ -28,6 +30,19 @@ from engine.config import load_config
 from engine.emotions import Emotion
 from engine.paths import shared_dir
 from tts.base import Style
+
+
+def _load_jsonl(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by an interrupted run
+        out[rec["key"]] = rec
+    return out
 
 
 def _read_sentences(path: Path) -> list[str]:
@@ -71,6 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--emotions", default=",".join(e.value for e in Emotion))
     ap.add_argument("--compare-voices", type=int, default=0, metavar="N")
     ap.add_argument("--out", default="benchmarks/results/tts.md")
+    ap.add_argument(
+        "--jsonl",
+        default="/tmp/tingshuo-tts-bench.jsonl",
+        help="per-sentence results; a rerun skips what is already there (empty: off)",
+    )
     args = ap.parse_args(argv)
 
     from benchmarks.tts_judge import build_judge, corpus_cer
@@ -83,6 +103,10 @@ def main(argv: list[str] | None = None) -> None:
     def say(text: str = "") -> None:
         print(text, flush=True)
         lines.append(text)
+        if args.out:  # rewritten as we go: a long run leaves its figures so far
+            out = Path(args.out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     load_before = os.getloadavg()
     say("# TTS benchmark (kokoro)")
@@ -123,49 +147,70 @@ def main(argv: list[str] | None = None) -> None:
     csmsc = _read_sentences(eval_dir / "csmsc_test.txt")[: args.sentences]
     emotions = [Emotion(e) for e in args.emotions.split(",") if e]
 
-    def round_trip(texts: list[str], style: Style, v: str) -> tuple[float, float, float]:
-        pairs, wall, dur = [], 0.0, 0.0
-        for text in texts:
-            t = time.perf_counter()
-            audio = synth.synthesize(text, style, v)
-            wall += time.perf_counter() - t
-            dur += audio.duration
-            pairs.append((text, judge(audio)))
-        return corpus_cer(pairs), wall / dur, dur
+    done = _load_jsonl(Path(args.jsonl)) if args.jsonl else {}
 
+    def round_trip(
+        texts: list[str], style: Style, v: str, tag: str
+    ) -> tuple[float, float, float, float]:
+        """Corpus CER, wall RTF, CPU RTF, audio seconds over ``texts`` (resumable)."""
+        pairs, wall, cpu, dur = [], 0.0, 0.0, 0.0
+        for i, text in enumerate(texts):
+            key = f"{tag}|{v}|{style.emotion}|{style.intensity}|{i}|{text}"
+            if key not in done:
+                t, c = time.perf_counter(), time.process_time()
+                audio = synth.synthesize(text, style, v)
+                rec = {
+                    "key": key,
+                    "wall": time.perf_counter() - t,
+                    "cpu": time.process_time() - c,
+                    "dur": audio.duration,
+                    "hyp": judge(audio),
+                    "load": os.getloadavg()[0],
+                }
+                done[key] = rec
+                print(f"  {tag} {style.emotion} {i + 1}/{len(texts)}: {rec['hyp']}", flush=True)
+                if args.jsonl:
+                    with open(args.jsonl, "a", encoding="utf-8") as sink:
+                        sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            rec = done[key]
+            wall, cpu, dur = wall + rec["wall"], cpu + rec["cpu"], dur + rec["dur"]
+            pairs.append((text, rec["hyp"]))
+        return corpus_cer(pairs), wall / dur, cpu / dur, dur
+
+    say()
+    say(f"## Round trip on {len(csmsc)} CSMSC test sentences, voice {voice}, intensity 1")
+    say("| emotion | CER % | Δ vs neutral | RTF (wall) | RTF (CPU time) | audio s |")
+    say("|---|---|---|---|---|---|")
+    results = {}
+    for emotion in emotions:
+        c, rtf, cpu_rtf, dur = round_trip(
+            csmsc, Style(emotion=emotion, intensity=1.0), voice, "csmsc"
+        )
+        results[emotion] = c
+        delta = 100 * (c - results.get(Emotion.NEUTRAL, c))
+        say(f"| {emotion} | {100 * c:.1f} | {delta:+.1f} | {rtf:.3f} | {cpu_rtf:.3f} | {dur:.0f} |")
+    demo = _read_sentences(eval_dir / "sentences.txt")
+    c, rtf, cpu_rtf, dur = round_trip(demo, Style(), voice, "demo")
+    say()
+    say(
+        f"## sentences.txt ({len(demo)} sentences, neutral): CER {100 * c:.1f} %, "
+        f"RTF {rtf:.3f} (CPU time {cpu_rtf:.3f})"
+    )
     if args.compare_voices:
         say()
         say(f"## Voice choice: neutral CER on the first {args.compare_voices} CSMSC sentences")
         say("| voice | CER % |")
         say("|---|---|")
         for info in synth.voices():
-            c, _, _ = round_trip(csmsc[: args.compare_voices], Style(), info.name)
+            c, *_ = round_trip(csmsc[: args.compare_voices], Style(), info.name, "csmsc")
             say(f"| {info.name} | {100 * c:.1f} |")
 
-    say()
-    say(f"## Round trip on {len(csmsc)} CSMSC test sentences, voice {voice}, intensity 1")
-    say("| emotion | CER % | Δ vs neutral | RTF | audio s |")
-    say("|---|---|---|---|---|")
-    results = {}
-    for emotion in emotions:
-        c, rtf, dur = round_trip(csmsc, Style(emotion=emotion, intensity=1.0), voice)
-        results[emotion] = c
-        delta = 100 * (c - results.get(Emotion.NEUTRAL, c))
-        say(f"| {emotion} | {100 * c:.1f} | {delta:+.1f} | {rtf:.3f} | {dur:.0f} |")
-    demo = _read_sentences(eval_dir / "sentences.txt")
-    c, rtf, dur = round_trip(demo, Style(), voice)
-    say()
-    say(f"## sentences.txt ({len(demo)} sentences, neutral): CER {100 * c:.1f} %, RTF {rtf:.3f}")
     load_after = os.getloadavg()
     say()
     say(
         f"Load average at end {load_after[0]:.2f} / {load_after[1]:.2f} / {load_after[2]:.2f}. "
         "CER normalisation: NFKC, OpenCC t2s, punctuation/whitespace removed (jiwer, corpus level)."
     )
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
