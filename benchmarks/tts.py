@@ -72,11 +72,12 @@ def textnorm_accuracy(path: Path) -> tuple[int, int, list[str]]:
     return ok, total, fails
 
 
-async def _first_audio(synth, text: str) -> float:  # noqa: ANN001
-    t0 = time.perf_counter()
+async def _first_audio(synth, text: str) -> tuple[float, float]:  # noqa: ANN001
+    """(wall seconds, process CPU seconds) until the first chunk arrives."""
+    t0, c0 = time.perf_counter(), time.process_time()
     async for _chunk in synth.stream(text, Style()):
-        return time.perf_counter() - t0
-    return float("nan")
+        return time.perf_counter() - t0, time.process_time() - c0
+    return float("nan"), float("nan")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -134,11 +135,14 @@ def main(argv: list[str] | None = None) -> None:
     voice = synth.resolve_voice(args.voice)
 
     text100 = "".join(_read_sentences(eval_dir / "csmsc_test.txt"))[:100]
-    firsts = [asyncio.run(_first_audio(synth, text100)) for _ in range(3)]
+    runs = [asyncio.run(_first_audio(synth, text100)) for _ in range(5)]
+    firsts, cpus = [w for w, _ in runs], [c for _, c in runs]
     say()
     say(
         f"## Time to first audio (100-character text, stream): median {statistics.median(firsts):.3f} s "
-        f"(runs: {', '.join(f'{x:.3f}' for x in firsts)})"
+        f"wall, {statistics.median(cpus):.3f} s process CPU time "
+        f"(wall runs: {', '.join(f'{x:.3f}' for x in firsts)}; load {os.getloadavg()[0]:.2f}); "
+        f"first segment {synth.plan(text100)[0].text!r}"
     )
 
     judge, judge_desc = build_judge(config)

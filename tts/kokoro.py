@@ -65,6 +65,9 @@ def _session(path: Path, threads: int) -> Any:
             opts.intra_op_num_threads = max(1, threads)
             opts.inter_op_num_threads = 1
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # idle worker threads sleep instead of spinning: on a shared CPU, spinning
+            # steals the cores other sessions (and the ASR) need
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             _sessions[key] = ort.InferenceSession(
                 str(path), sess_options=opts, providers=["CPUExecutionProvider"]
             )

@@ -77,6 +77,7 @@ PITCH_FLOOR_HZ = 75.0
 PITCH_CEILING_HZ = 600.0
 PSOLA_TIME_STEP_S = 0.01
 _praat_lock = threading.Lock()
+PRAAT_SEED = 20240917
 LIMIT_KNEE = 0.8  # soft limiter: samples above this are compressed towards full scale
 
 
@@ -142,7 +143,16 @@ def _psola_locked(parselmouth, call, samples, sr, target, stretch) -> np.ndarray
         dur = call("Create DurationTier", "dur", 0, sound.duration)
         call(dur, "Add point", 0, stretch)
         call([manip, dur], "Replace duration tier")
-    out = call(manip, "Get resynthesis (overlap-add)")
+    # Praat fills unvoiced stretches with randomly placed pulses: seed its generator so a
+    # text always renders to the same samples (cacheable, testable), then reseed it
+    # unpredictably for any other Praat user in the process.
+    from parselmouth.praat import run
+
+    run(f"random_initializeWithSeedUnsafelyButPredictably ({PRAAT_SEED})")
+    try:
+        out = call(manip, "Get resynthesis (overlap-add)")
+    finally:
+        run("random_initializeSafelyAndUnpredictably ()")
     return np.asarray(out.values[0], dtype=np.float32)
 
 
