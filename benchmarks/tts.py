@@ -85,6 +85,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sentences", type=int, default=100, help="CSMSC sentences per emotion")
     ap.add_argument("--voice", default=None)
     ap.add_argument("--emotions", default=",".join(e.value for e in Emotion))
+    ap.add_argument(
+        "--emotion-sentences",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run emotions other than neutral on the first N sentences only (0: all); "
+        "neutral on the same N is reported beside them",
+    )
+    ap.add_argument("--skip-first-audio", action="store_true")
+    ap.add_argument("--skip-demo", action="store_true", help="skip sentences.txt")
     ap.add_argument("--compare-voices", type=int, default=0, metavar="N")
     ap.add_argument("--out", default="benchmarks/results/tts.md")
     ap.add_argument(
@@ -135,7 +145,11 @@ def main(argv: list[str] | None = None) -> None:
     voice = synth.resolve_voice(args.voice)
 
     text100 = "".join(_read_sentences(eval_dir / "csmsc_test.txt"))[:100]
-    runs = [asyncio.run(_first_audio(synth, text100)) for _ in range(5)]
+    runs = [
+        asyncio.run(_first_audio(synth, text100)) for _ in range(0 if args.skip_first_audio else 5)
+    ]
+    if not runs:
+        runs = [(float("nan"), float("nan"))]
     firsts, cpus = [w for w, _ in runs], [c for _, c in runs]
     say()
     say(
@@ -183,23 +197,45 @@ def main(argv: list[str] | None = None) -> None:
 
     say()
     say(f"## Round trip on {len(csmsc)} CSMSC test sentences, voice {voice}, intensity 1")
-    say("| emotion | CER % | Δ vs neutral | RTF (wall) | RTF (CPU time) | audio s |")
-    say("|---|---|---|---|---|---|")
+    say("| emotion | CER % | RTF (wall) | RTF (CPU time) | audio s |")
+    say("|---|---|---|---|---|")
     results = {}
+    n_emo = args.emotion_sentences or len(csmsc)
     for emotion in emotions:
+        texts = csmsc if emotion is Emotion.NEUTRAL else csmsc[:n_emo]
         c, rtf, cpu_rtf, dur = round_trip(
-            csmsc, Style(emotion=emotion, intensity=1.0), voice, "csmsc"
+            texts, Style(emotion=emotion, intensity=1.0), voice, "csmsc"
         )
         results[emotion] = c
-        delta = 100 * (c - results.get(Emotion.NEUTRAL, c))
-        say(f"| {emotion} | {100 * c:.1f} | {delta:+.1f} | {rtf:.3f} | {cpu_rtf:.3f} | {dur:.0f} |")
-    demo = _read_sentences(eval_dir / "sentences.txt")
-    c, rtf, cpu_rtf, dur = round_trip(demo, Style(), voice, "demo")
-    say()
-    say(
-        f"## sentences.txt ({len(demo)} sentences, neutral): CER {100 * c:.1f} %, "
-        f"RTF {rtf:.3f} (CPU time {cpu_rtf:.3f})"
-    )
+        say(
+            f"| {emotion} ({len(texts)} sentences) | {100 * c:.1f} | {rtf:.3f} | {cpu_rtf:.3f} "
+            f"| {dur:.0f} |"
+        )
+    if n_emo < len(csmsc) and Emotion.NEUTRAL in emotions:
+        say()
+        say(f"### Emotions against neutral on the same first {n_emo} sentences")
+        say("| emotion | CER % | Δ vs neutral (points) |")
+        say("|---|---|---|")
+        sub = {
+            e: round_trip(csmsc[:n_emo], Style(emotion=e, intensity=1.0), voice, "csmsc")[0]
+            for e in emotions
+        }
+        for e, c in sub.items():
+            say(f"| {e} | {100 * c:.1f} | {100 * (c - sub[Emotion.NEUTRAL]):+.1f} |")
+    else:
+        say()
+        say("| emotion | Δ CER vs neutral (points) |")
+        say("|---|---|")
+        for e, c in results.items():
+            say(f"| {e} | {100 * (c - results.get(Emotion.NEUTRAL, c)):+.1f} |")
+    if not args.skip_demo:
+        demo = _read_sentences(eval_dir / "sentences.txt")
+        c, rtf, cpu_rtf, dur = round_trip(demo, Style(), voice, "demo")
+        say()
+        say(
+            f"## sentences.txt ({len(demo)} sentences, neutral): CER {100 * c:.1f} %, "
+            f"RTF {rtf:.3f} (CPU time {cpu_rtf:.3f})"
+        )
     if args.compare_voices:
         say()
         say(f"## Voice choice: neutral CER on the first {args.compare_voices} CSMSC sentences")
