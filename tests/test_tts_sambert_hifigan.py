@@ -9,7 +9,7 @@ import yaml
 
 from tests.sambert_helpers import read_listing, reference_dir
 from tts.sambert.dims import HifiganDims
-from tts.sambert.hifigan import HifiganGenerator, fold_weight_norm
+from tts.sambert.hifigan import HifiganGenerator, fold_weight_norm, unfold_weight_norm
 
 torch.set_num_threads(2)
 
@@ -33,23 +33,29 @@ def test_folded_state_dict_matches_listing() -> None:
 
 def test_weight_norm_state_dict_matches_listing() -> None:
     listing = read_listing(reference_dir() / "hifigan_v1_16k_generator_state_dict.tsv")
-    gen = HifiganGenerator(_dims())
-    gen.apply_weight_norm()
-    assert _layout(gen.state_dict()) == listing
-    assert sum(v.numel() for v in gen.state_dict().values()) == 4_864_546
+    state = unfold_weight_norm(HifiganGenerator(_dims()).state_dict())
+    assert _layout(state) == listing
+    assert sum(v.numel() for v in state.values()) == 4_864_546
 
 
-def test_fold_weight_norm_matches_torch() -> None:
-    gen = HifiganGenerator(_dims())
-    gen.apply_weight_norm()
-    wn_state = {k: v.clone() for k, v in gen.state_dict().items()}
-    for m in gen.modules():
-        if isinstance(m, torch.nn.Conv1d | torch.nn.ConvTranspose1d):
-            torch.nn.utils.remove_weight_norm(m)
-    folded = fold_weight_norm(wn_state)
-    assert folded.keys() == gen.state_dict().keys()
-    for k, v in gen.state_dict().items():
-        torch.testing.assert_close(folded[k], v, atol=1e-6, rtol=1e-5)
+def test_fold_weight_norm_matches_torch_parametrization() -> None:
+    """torch's own weight_norm (fed the old weight_g/weight_v keys) gives the folded weight."""
+    torch.manual_seed(0)
+    for conv in (torch.nn.Conv1d(6, 4, 3), torch.nn.ConvTranspose1d(6, 4, 5, 2)):
+        wn = torch.nn.utils.parametrizations.weight_norm(conv, dim=0)
+        g = torch.rand(6 if isinstance(conv, torch.nn.ConvTranspose1d) else 4, 1, 1) + 0.5
+        v = torch.randn_like(conv.parametrizations.weight.original1)
+        wn.load_state_dict({"weight_g": g, "weight_v": v, "bias": conv.bias.detach()})
+        folded = fold_weight_norm({"m.weight_g": g, "m.weight_v": v})
+        torch.testing.assert_close(folded["m.weight"], wn.weight.detach(), atol=1e-6, rtol=1e-5)
+
+
+def test_unfold_then_fold_is_identity() -> None:
+    state = HifiganGenerator(_dims()).state_dict()
+    back = fold_weight_norm(unfold_weight_norm(state))
+    assert back.keys() == state.keys()
+    for k, v in state.items():
+        torch.testing.assert_close(back[k], v, atol=1e-6, rtol=1e-5)
 
 
 def test_fold_weight_norm_rejects_orphan_v() -> None:

@@ -84,16 +84,24 @@ class SambertModel(nn.Module):
         inputs_speaker: torch.Tensor,
         input_lengths: torch.Tensor,
         duration_scale: float = 1.0,
+        emotion_weight: float = 1.0,
+        neutral_emotion: int = 1,
     ) -> AcousticOutput:
         """Inference pass.
 
         ``inputs_ling`` [B, N, 4] long (sy, tone, syllable_flag, word_segment indices, no eos),
         ``inputs_emotion`` / ``inputs_speaker`` [B, N] long, ``input_lengths`` [B].
+        ``duration_scale`` multiplies the predicted durations (1/rate); ``emotion_weight``
+        moves the emotion embedding from the ``neutral_emotion`` row (0) to the given rows
+        (1, the trained point) or beyond (up to 2).
         """
         n = inputs_ling.shape[1]
         pad = _pad_mask(input_lengths, n)
         text = self.text_encoder(inputs_ling, pad)
         emo = self.emo_tokenizer(inputs_emotion)
+        if emotion_weight != 1.0:
+            neutral = self.emo_tokenizer.weight[neutral_emotion]
+            emo = neutral + emotion_weight * (emo - neutral)
         spk = self.spk_tokenizer(inputs_speaker)
         ad = self.variance_adaptor(text, spk, emo, input_lengths, pad, duration_scale)
 

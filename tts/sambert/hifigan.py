@@ -107,12 +107,6 @@ class HifiganGenerator(nn.Module):
         x = F.leaky_relu(x)  # default slope 0.01 here, as in the reference
         return torch.tanh(self.conv_post(x))
 
-    def apply_weight_norm(self) -> None:
-        """Re-parametrise every conv as ``weight_g``/``weight_v`` (the checkpoint form)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv1d | nn.ConvTranspose1d):
-                nn.utils.weight_norm(m, dim=0)
-
 
 def fold_weight_norm(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Replace each ``X.weight_g``/``X.weight_v`` pair by ``X.weight = g * v / ||v||``.
@@ -133,5 +127,26 @@ def fold_weight_norm(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
             norm = v.flatten(1).norm(dim=1).view(-1, *([1] * (v.dim() - 1)))
             out[base] = g.to(torch.float32) * v / norm
         else:
+            out[key] = value
+    return out
+
+
+def unfold_weight_norm(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`fold_weight_norm`: each conv ``X.weight`` -> ``X.weight_g``/``X.weight_v``.
+
+    ``g = ||w||`` (over every dim except 0) and ``v = w``; per module the order is
+    ``bias, weight_g, weight_v`` as in the KAN-TTS checkpoints.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.endswith(".weight") and value.dim() >= 2:
+            base = key[: -len(".weight")]
+            bias = state.get(base + ".bias")
+            if bias is not None:
+                out[base + ".bias"] = bias
+            norm = value.flatten(1).norm(dim=1).view(-1, *([1] * (value.dim() - 1)))
+            out[key + "_g"] = norm.clone()
+            out[key + "_v"] = value.clone()
+        elif key not in out:
             out[key] = value
     return out
