@@ -157,12 +157,38 @@ def test_sentences_split_and_fields_set(fe: Frontend) -> None:
         assert line.endswith("{#4$tone_none$s_none$word_none$emotion_happy$F7}")
 
 
-def test_acronyms_are_spelled(fe: Frontend) -> None:
+def test_latin_letters_are_spelled(fe: Frontend) -> None:
+    from tts.textnorm import spell_latin
+
     (words,) = fe.analyse("GPU")
-    assert len([s for w in words for s in w.syllables]) >= 3
+    assert "".join(w.text for w in words) == spell_latin("GPU")
+    (words,) = fe.analyse("iPad")
+    assert "".join(w.text for w in words) == spell_latin("IPAD")
 
 
-@pytest.mark.parametrize(("text", "bad"), [("你好😀", "😀"), ("hello你好", "h"), ("第§三条", "§")])
+def test_every_eval_sentence_tokenizes(fe: Frontend, shared) -> None:  # noqa: ANN001
+    """All CSMSC test sentences, sentences.txt and the raw text-normalisation cases encode."""
+    tables = LinguisticTables(["F7"])
+    root = shared / "eval" / "tts-text"
+    texts = []
+    for name in ("csmsc_test.txt", "sentences.txt"):
+        for line in (root / name).read_text(encoding="utf-8").splitlines():
+            parts = line.split(maxsplit=1)
+            if len(parts) == 2:
+                texts.append(parts[1])
+    for line in (root / "textnorm_test_cases.txt").read_text(encoding="utf-8").splitlines():
+        if "|" in line:
+            texts.append(line.split("|", 1)[0])
+    assert len(texts) > 200
+    for text in texts:
+        lines = fe.tokens(text)
+        assert lines, text
+        for line in lines:
+            enc = tables.encode(line)
+            assert enc.sy[-2] == tables.index("sy", "#4"), text  # every sentence ends with #4
+
+
+@pytest.mark.parametrize(("text", "bad"), [("你好😀", "😀"), ("你好☃", "☃"), ("第§三条", "§")])
 def test_unknown_symbols_name_the_character(fe: Frontend, text: str, bad: str) -> None:
     with pytest.raises(UnknownSymbolError, match=repr(bad)):
         fe.tokens(text)

@@ -5,6 +5,7 @@ Nothing heavy is imported here; torch loads when a synthesizer is built.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,6 +21,10 @@ def build(config: EngineConfig) -> SambertSynthesizer:
     Raises ModelNotFoundError when the directory or a file is missing, ModelDirError /
     CheckpointMismatchError when its contents are inconsistent.
     """
+    # Idle OpenMP workers must sleep, not spin: on a shared 2-core machine spinning workers
+    # made SAM-BERT's many small ops ~4x slower (benchmarks/results/sambert.md). Only
+    # effective when torch has not been imported yet; engine entry points may set it too.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from tts.sambert.model_dir import ModelDir
     from tts.sambert.synthesizer import SambertSynthesizer
 

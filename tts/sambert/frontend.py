@@ -11,7 +11,8 @@ syllable/word position flags of io_contract §2, and prosody breaks:
 * ``#1`` between other words, except before a clitic particle (的, 了, 吗, ...), which
   joins the word before it (level 0, no token).
 
-A character that cannot be spoken (no pinyin, a leftover digit, lower-case Latin text)
+Latin letters are spelled by their Chinese letter names (``tts.textnorm.spell_latin``).
+A character that cannot be spoken (no pinyin, a leftover digit, an emoji, a symbol)
 raises ``UnknownSymbolError`` naming it; nothing is silently dropped.
 """
 
@@ -53,7 +54,7 @@ SINGLE_WORD_READINGS = {"长": ("chang", 2)}
 BREAK_PUNCT = frozenset("，,、：:；;。！？!?…—–.～~")
 SKIP_CHARS = frozenset("“”‘’\"'「」『』《》〈〉()（）【】[]{}·-_ \t\r\n\u3000")
 _HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u3007]")
-_UPPER_RUN = re.compile(r"[A-Z]+")
+_LATIN_RUN = re.compile(r"[A-Za-z]+")
 _jieba_lock = threading.Lock()
 
 
@@ -77,9 +78,10 @@ class Word:
 
 
 def _default_normalize(text: str) -> str:
+    """Shared normalisation, then Latin letters spelled by their Chinese letter names."""
     from tts.textnorm import normalize, spell_latin
 
-    return spell_latin(normalize(text))
+    return _LATIN_RUN.sub(lambda m: spell_latin(m.group().upper()), normalize(text))
 
 
 def _cut(text: str) -> list[str]:
@@ -149,7 +151,7 @@ class Frontend:
         from tts.segment import split_sentences
 
         sentences = []
-        for sentence in split_sentences(_UPPER_RUN.sub(lambda m: m.group(), self._normalize(text))):
+        for sentence in split_sentences(self._normalize(text)):
             words = self._words(sentence)
             if words:
                 sentences.append(words)
