@@ -10,16 +10,17 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tts.sambert.dims import SambertDims
-from tts.sambert.layers import LN_EPS, ConvFFN, Prenet, attend, merge_heads, split_heads
+from tts.sambert.layers import LN_EPS, ConvFFN, Prenet, merge_heads, split_heads
 
 
 class PncaAttention(nn.Module):
     """Two attentions sharing one query: over decoder states (x) and over memory (h)."""
 
-    def __init__(self, n_heads: int, units: int, memory_dim: int, dropout: float = 0.1):
+    def __init__(self, n_heads: int, units: int, memory_dim: int):
         super().__init__()
         self.n_heads = n_heads
         self.layer_norm = nn.LayerNorm(units, eps=LN_EPS)
@@ -27,7 +28,6 @@ class PncaAttention(nn.Module):
         self.fc_x = nn.Linear(units, units)
         self.w_h_kv = nn.Linear(memory_dim, 2 * units)
         self.fc_h = nn.Linear(units, units)
-        self.dropout = nn.Dropout(dropout)
 
     def memory_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys/values of the whole memory [B, S, M] -> 2 x [B, H, S, D] (no LayerNorm)."""
@@ -37,25 +37,34 @@ class PncaAttention(nn.Module):
     def step(
         self,
         z: torch.Tensor,
-        cache: list[torch.Tensor],
+        cache: tuple[torch.Tensor, torch.Tensor],
         mem_kv: tuple[torch.Tensor, torch.Tensor],
         t: int,
         band: int,
     ) -> torch.Tensor:
-        """One decoder step ``z`` [B, 1, U]; ``cache`` holds this layer's past [k, v] (extended here)."""
-        q, k, v = self.w_x_qkv(self.layer_norm(z)).chunk(3, dim=-1)
+        """One decoder step ``z`` [B, 1, U]; ``cache`` [B, H, S, D] x2 receives this step's k/v.
+
+        Written with functional calls on the module weights: this runs S x layers times
+        per utterance, where module-call overhead dominates.
+        """
+        ln = self.layer_norm
+        zn = F.layer_norm(z, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+        q, k, v = F.linear(zn, self.w_x_qkv.weight, self.w_x_qkv.bias).chunk(3, dim=-1)
         q, k, v = (split_heads(x, self.n_heads) for x in (q, k, v))
-        if cache:
-            cache[0] = torch.cat([cache[0], k], dim=2)
-            cache[1] = torch.cat([cache[1], v], dim=2)
-        else:
-            cache.extend([k, v])
+        cache[0][:, :, t : t + 1] = k
+        cache[1][:, :, t : t + 1] = v
         lo = max(0, t - band)
-        att_x = attend(q, cache[0][:, :, lo : t + 1], cache[1][:, :, lo : t + 1], None)
+        att_x = F.scaled_dot_product_attention(
+            q, cache[0][:, :, lo : t + 1], cache[1][:, :, lo : t + 1]
+        )
         hk, hv = mem_kv
-        att_h = attend(q, hk[:, :, t : t + band + 1], hv[:, :, t : t + band + 1], None)
-        out = self.fc_x(merge_heads(att_x)) + self.fc_h(merge_heads(att_h))
-        return self.dropout(out) + z
+        att_h = F.scaled_dot_product_attention(
+            q, hk[:, :, t : t + band + 1], hv[:, :, t : t + band + 1]
+        )
+        out = F.linear(merge_heads(att_x), self.fc_x.weight, self.fc_x.bias) + F.linear(
+            merge_heads(att_h), self.fc_h.weight, self.fc_h.bias
+        )
+        return out + z
 
 
 class PncaBlock(nn.Module):
@@ -63,18 +72,21 @@ class PncaBlock(nn.Module):
 
     def __init__(self, dims: SambertDims, memory_dim: int):
         super().__init__()
-        self.pnca_attn = PncaAttention(
-            dims.decoder_num_heads,
-            dims.decoder_num_units,
-            memory_dim,
-            dims.decoder_attention_dropout,
-        )
+        self.pnca_attn = PncaAttention(dims.decoder_num_heads, dims.decoder_num_units, memory_dim)
         self.pos_ffn = ConvFFN(
             dims.decoder_num_units,
             dims.decoder_ffn_inner_dim,
             kernel=1,
             dropout=dims.decoder_relu_dropout,
         )
+
+    def step_ffn(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1x1-conv FFN of one step as two linears (same weights, no conv overhead)."""
+        ffn = self.pos_ffn
+        ln = ffn.layer_norm
+        h = F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+        h = F.relu(F.linear(h, ffn.w_1.weight.squeeze(-1), ffn.w_1.bias))
+        return F.linear(h, ffn.w_2.weight.squeeze(-1), ffn.w_2.bias) + x
 
 
 class PncaDecoder(nn.Module):
@@ -98,14 +110,14 @@ class PncaDecoder(nn.Module):
         """``memory`` [B, S, M] -> mel frames [B, S * r, num_mels], one step per memory row."""
         b, steps, _ = memory.shape
         mem_kv = [block.pnca_attn.memory_kv(memory) for block in self.pnca]
-        caches: list[list[torch.Tensor]] = [[] for _ in self.pnca]
+        caches = [(torch.zeros_like(k), torch.zeros_like(v)) for k, v in mem_kv]
         prev = memory.new_zeros(b, 1, self.num_mels)
         outs = []
         for t in range(steps):
             z = self.dec_in_proj(torch.cat([memory[:, t : t + 1], self.prenet(prev)], dim=-1))
             z = self.dropout(z * self.scale)
             for block, cache, kv in zip(self.pnca, caches, mem_kv, strict=True):
-                z = block.pos_ffn(block.pnca_attn.step(z, cache, kv, t, band))
+                z = block.step_ffn(block.pnca_attn.step(z, cache, kv, t, band))
             frames = self.dec_out_proj(self.ln(z))
             outs.append(frames)
             prev = frames[..., -self.num_mels :]
