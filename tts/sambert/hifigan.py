@@ -19,15 +19,20 @@ from tts.sambert.dims import HifiganDims
 
 
 class CausalConv1d(nn.Module):
-    """Conv1d with ``(kernel - 1) * dilation`` zeros on the left only (key prefix ``conv1d``)."""
+    """Conv1d with ``(kernel - 1) * dilation`` zeros on the left only (key prefix ``conv1d``).
+
+    Implemented as a conv padded on both sides whose last ``pad`` outputs are dropped:
+    the same numbers, without copying the input into a padded buffer.
+    """
 
     def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int = 1):
         super().__init__()
         self.pad = (kernel - 1) * dilation
-        self.conv1d = nn.Conv1d(c_in, c_out, kernel, dilation=dilation)
+        self.conv1d = nn.Conv1d(c_in, c_out, kernel, dilation=dilation, padding=self.pad)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv1d(F.pad(x, (self.pad, 0)))
+        y = self.conv1d(x)
+        return y[..., : y.shape[-1] - self.pad] if self.pad else y
 
 
 class CausalConvTranspose1d(nn.Module):
@@ -54,8 +59,8 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for c1, c2 in zip(self.convs1, self.convs2, strict=True):
-            xt = c2(F.leaky_relu(c1(F.leaky_relu(x, self.slope)), self.slope))
-            x = x + xt
+            xt = c2(F.leaky_relu_(c1(F.leaky_relu(x, self.slope)), self.slope))
+            x = xt.add_(x)
         return x
 
 
