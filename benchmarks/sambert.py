@@ -91,17 +91,19 @@ def main() -> None:
         t = time.perf_counter()
         lines = synth.token_lines(text, voice)
         t_fe = time.perf_counter() - t
-        t_am = t_voc = 0.0
+        t_am = t_voc = c_am = c_voc = 0.0
         n_samples = 0
         for line in lines:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             mel = synth.mel(line, voice)
             t_am += time.perf_counter() - t
-            t = time.perf_counter()
+            c_am += time.process_time() - c
+            t, c = time.perf_counter(), time.process_time()
             wav = synth.vocode(mel, voice)
             t_voc += time.perf_counter() - t
+            c_voc += time.process_time() - c
             n_samples += len(wav)
-        rows.append((len(text), n_samples / sr, t_fe, t_am, t_voc))
+        rows.append((len(text), n_samples / sr, t_fe, t_am, t_voc, c_am, c_voc))
 
     async def first_chunk() -> float:
         t = time.perf_counter()
@@ -111,7 +113,8 @@ def main() -> None:
 
     firsts = [asyncio.run(first_chunk()) for _ in range(3)]
     audio_s = sum(r[1] for r in rows)
-    fe_s, am_s, voc_s = (sum(r[i] for r in rows) for i in (2, 3, 4))
+    fe_s, am_s, voc_s, am_cpu, voc_cpu = (sum(r[i] for r in rows) for i in (2, 3, 4, 5, 6))
+    chars = sum(r[0] for r in rows)
     load = os.getloadavg()
     lines_out = [
         f"### sambert full size, {args.threads} torch threads, {len(rows)} CSMSC sentences",
@@ -122,16 +125,21 @@ def main() -> None:
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, load average at end "
         f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}",
         f"- load of both models: {load_s:.2f} s; audio synthesized: {audio_s:.1f} s "
-        f"({sum(r[0] for r in rows)} characters)",
+        f"({chars} characters, {1000 * audio_s / chars:.0f} ms of audio per character)",
         "",
-        "| stage | total s | RTF (time / audio) | median per sentence s |",
-        "|---|---:|---:|---:|",
-        f"| front end | {fe_s:.2f} | {fe_s / audio_s:.3f} | {statistics.median(r[2] for r in rows):.3f} |",
-        f"| acoustic model (SAM-BERT) | {am_s:.2f} | {am_s / audio_s:.3f} | {statistics.median(r[3] for r in rows):.3f} |",
-        f"| vocoder (HiFi-GAN) | {voc_s:.2f} | {voc_s / audio_s:.3f} | {statistics.median(r[4] for r in rows):.3f} |",
-        f"| total | {fe_s + am_s + voc_s:.2f} | {(fe_s + am_s + voc_s) / audio_s:.3f} | |",
+        "| stage | wall s | RTF (wall / audio) | ms wall per char | CPU s (all threads) | CPU-s per audio s |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| front end | {fe_s:.2f} | {fe_s / audio_s:.3f} | {1000 * fe_s / chars:.1f} | | |",
+        f"| acoustic model (SAM-BERT) | {am_s:.2f} | {am_s / audio_s:.3f} | {1000 * am_s / chars:.1f} "
+        f"| {am_cpu:.2f} | {am_cpu / audio_s:.3f} |",
+        f"| vocoder (HiFi-GAN) | {voc_s:.2f} | {voc_s / audio_s:.3f} | {1000 * voc_s / chars:.1f} "
+        f"| {voc_cpu:.2f} | {voc_cpu / audio_s:.3f} |",
+        f"| total | {fe_s + am_s + voc_s:.2f} | {(fe_s + am_s + voc_s) / audio_s:.3f} "
+        f"| {1000 * (fe_s + am_s + voc_s) / chars:.1f} | {am_cpu + voc_cpu:.2f} "
+        f"| {(am_cpu + voc_cpu) / audio_s:.3f} |",
         "",
-        f"Time to first audio through `stream()` (3-sentence text, first segment ≤ 24 chars): "
+        f"Time to first audio through `stream()` (3-sentence text, first segment "
+        f"≤ {synth.first_segment_chars} chars): "
         f"median {statistics.median(firsts):.3f} s (runs: {', '.join(f'{x:.3f}' for x in firsts)}).",
         "",
     ]

@@ -47,7 +47,7 @@ class SambertSynthesizer(SegmentSynthesizer):
         threads: int = 2,
         emotion_mode: str = "auto",
         max_segment_chars: int = 60,
-        first_segment_chars: int = 24,
+        first_segment_chars: int = 10,  # short first segment: fast first audio
         sentence_pause_ms: int = 250,
         clause_pause_ms: int = 120,
     ) -> None:
