@@ -172,7 +172,7 @@ class VarianceAdaptor(nn.Module):
         valid = reps.sum(dim=1)
         total = int(valid.max())
         total = max(self.r, -(-total // self.r) * self.r)
-        band = int(float(dur.max()) / self.r + 0.5)
+        band = int(float(dur.detach().max()) / self.r + 0.5)
         lr_text, pos = regulate_length(text_aug, reps, total)
         lr_spk, _ = regulate_length(spk, reps, total)
         lr_emo, _ = regulate_length(emo, reps, total)
