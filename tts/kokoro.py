@@ -140,7 +140,13 @@ class KokoroSynthesizer(SegmentSynthesizer):
             sentence_pause_ms=tc.sentence_pause_ms,
             clause_pause_ms=tc.clause_pause_ms,
             emotion_rendering=tc.emotion_rendering,
-        )
+            parallel_segments=tc.parallel_segments,
+        ).warm_up()
+
+    def warm_up(self) -> KokoroSynthesizer:
+        """Load the G2P dictionaries and run the model once, so the first request is fast."""
+        self.render_segment("你好", self.default_voice, ProsodyTarget())
+        return self
 
     def voices(self) -> list[VoiceInfo]:
         """The style-vector voices, default first."""
@@ -175,9 +181,10 @@ class KokoroSynthesizer(SegmentSynthesizer):
         return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
 
     def render_segment(self, text: str, voice: str, target: ProsodyTarget) -> np.ndarray:
-        """One normalised segment → 24 kHz samples at the target's speaking rate."""
+        """One normalised segment → 24 kHz samples at the explicit (style) speaking rate;
+        the emotion's rate change is left to the PSOLA stage."""
         phonemes = phonemize(text)
         if not re.search(r"\w", phonemes):
             return np.zeros(0, np.float32)
-        speed = float(np.clip(self.speed * target.rate, 0.5, 2.0))
+        speed = float(np.clip(self.speed * target.rate / target.emotion_rate, 0.5, 2.0))
         return self.render_phonemes(phonemes, voice, speed)
