@@ -149,3 +149,35 @@ def test_real_voice_directory() -> None:
     assert 1.0 < len(audio.samples) / audio.sample_rate < 10.0
     rms = float(np.sqrt(np.mean(audio.samples**2)))
     assert 0.01 < rms < 0.5
+
+
+def test_cli_say_with_sambert_backend(
+    tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tingshuo say --backend sambert --model-dir DIR`` on a layout-correct directory."""
+    import soundfile as sf
+    from click.testing import CliRunner
+
+    from engine.cli import cli
+
+    monkeypatch.setenv("TINGSHUO_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out.wav"
+    args = ["say", "--backend", "sambert", "--model-dir", str(tiny_dir), "--emotion", "happy"]
+    result = CliRunner().invoke(cli, [*args, "-o", str(out), "你好，世界。"])
+    assert result.exit_code == 0, result.output
+    data, sr = sf.read(out, dtype="float32")
+    assert sr == 16000 and len(data) > 1600
+    missing = CliRunner().invoke(
+        cli,
+        [
+            "say",
+            "--backend",
+            "sambert",
+            "--model-dir",
+            str(tmp_path / "none"),
+            "-o",
+            str(out),
+            "你好",
+        ],
+    )
+    assert missing.exit_code != 0 and "does not exist" in missing.output

@@ -45,8 +45,11 @@ _HOW_TO_GET = (
 )
 
 
-class ModelDirError(ValueError):
-    """A model directory whose contents are inconsistent (names the file and the problem)."""
+class ModelDirError(ModelNotFoundError, ValueError):
+    """A model directory whose contents are inconsistent (names the file and the problem).
+
+    A ModelNotFoundError too: callers that report missing models report this the same way.
+    """
 
 
 class CheckpointMismatchError(ModelDirError):

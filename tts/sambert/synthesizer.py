@@ -154,20 +154,25 @@ class SambertSynthesizer(SegmentSynthesizer):
         return samples
 
     def render_segment(self, text: str, voice: str, target: ProsodyTarget) -> np.ndarray:
-        """Neutral rendering of one segment at ``target.rate`` (base-class hook)."""
-        return self._render(text, voice, Emotion.NEUTRAL, 1.0, target.rate)
+        """Neutral rendering of one segment at the explicit (style) rate (base-class hook)."""
+        return self._render(text, voice, Emotion.NEUTRAL, 1.0, target.rate / target.emotion_rate)
 
     def segment_audio(self, segment: PlannedSegment, voice: str) -> Audio:
-        """One planned segment: emotion by tokens (or prosody), then pitch/volume and pauses."""
+        """One planned segment: emotion by tokens (or prosody), then pitch/volume and pauses.
+
+        The explicit rate always goes to the duration predictor; for voices without emotion
+        tokens the emotion's prosody (incl. its rate share) is applied by :mod:`tts.prosody`.
+        """
         st = segment.style
         native = self.native_emotions(voice)
-        intensity = st.intensity if not native else 0.0
-        target = target_for(st.emotion, intensity, st.rate, st.pitch, st.volume)
+        target = target_for(
+            st.emotion, 0.0 if native else st.intensity, st.rate, st.pitch, st.volume
+        )
         if native:
-            samples = self._render(segment.text, voice, st.emotion, st.intensity, target.rate)
+            samples = self._render(segment.text, voice, st.emotion, st.intensity, st.rate)
         else:
-            samples = self._render(segment.text, voice, Emotion.NEUTRAL, 1.0, target.rate)
-        samples = render(samples, self.sample_rate, target, rate_done=True)
+            samples = self._render(segment.text, voice, Emotion.NEUTRAL, 1.0, st.rate)
+        samples = render(samples, self.sample_rate, target, style_rate_done=True)
         sr = self.sample_rate
         before = np.zeros(sr * segment.pause_before_ms // 1000, np.float32)
         after = np.zeros(sr * segment.pause_after_ms // 1000, np.float32)
