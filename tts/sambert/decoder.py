@@ -8,6 +8,7 @@ emitting ``outputs_per_step`` mel frames at once.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -109,14 +110,15 @@ class PncaDecoder(nn.Module):
     def infer(self, memory: torch.Tensor, band: int) -> torch.Tensor:
         """``memory`` [B, S, M] -> mel frames [B, S * r, num_mels], one step per memory row."""
         b, steps, _ = memory.shape
-        mem_kv = [block.pnca_attn.memory_kv(memory) for block in self.pnca]
+        blocks = cast(list[PncaBlock], list(self.pnca))
+        mem_kv = [block.pnca_attn.memory_kv(memory) for block in blocks]
         caches = [(torch.zeros_like(k), torch.zeros_like(v)) for k, v in mem_kv]
         prev = memory.new_zeros(b, 1, self.num_mels)
         outs = []
         for t in range(steps):
             z = self.dec_in_proj(torch.cat([memory[:, t : t + 1], self.prenet(prev)], dim=-1))
             z = self.dropout(z * self.scale)
-            for block, cache, kv in zip(self.pnca, caches, mem_kv, strict=True):
+            for block, cache, kv in zip(blocks, caches, mem_kv, strict=True):
                 z = block.step_ffn(block.pnca_attn.step(z, cache, kv, t, band))
             frames = self.dec_out_proj(self.ln(z))
             outs.append(frames)

@@ -95,7 +95,7 @@ def _cut(text: str) -> list[str]:
 def _syllables(word: str) -> list[Syllable]:
     from pypinyin import Style, lazy_pinyin
 
-    def no_pinyin(chars: str) -> list[str]:
+    def no_pinyin(chars: str) -> str:
         raise UnknownSymbolError(f"cannot pronounce character {chars[0]!r} (U+{ord(chars[0]):04X})")
 
     marks = lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True, errors=no_pinyin)

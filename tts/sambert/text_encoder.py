@@ -19,6 +19,8 @@ class TokenPositionTable(nn.Module):
     it. A checkpoint that does carry it (``position_enc``) has it copied in on load.
     """
 
+    position_enc: torch.Tensor
+
     def __init__(self, max_len: int, dim: int):
         super().__init__()
         self.dim = dim

@@ -78,6 +78,8 @@ class DurationPredictor(nn.Module):
 class DurationPositionEncoder(nn.Module):
     """In-token frame position encoding; the timescales are computed, or taken from a checkpoint."""
 
+    inv_timescales: torch.Tensor
+
     def __init__(self, dim: int):
         super().__init__()
         self.register_buffer("inv_timescales", duration_timescales(dim), persistent=False)
