@@ -146,3 +146,16 @@ def test_second_voice_seed_differs(tmp_path: Path) -> None:
     wa = md.load_voice("a").acoustic.text_encoder.sy_emb.weight
     wb = md.load_voice("b").acoustic.text_encoder.sy_emb.weight
     assert not torch.equal(wa, wb)
+
+
+def test_training_only_alignment_tensors_are_dropped(copy_dir: Path) -> None:
+    """A MAS-trained checkpoint carries align_attention.* (training only); it still loads."""
+    from tts.sambert.acoustic_model import AlignAttention
+
+    path = copy_dir / "voices" / "plain" / "am" / "ckpt" / "checkpoint_0.pth"
+    ckpt = torch.load(path, weights_only=True)
+    extra = AlignAttention(16, 80).state_dict()
+    ckpt["model"].update({f"align_attention.{k}": v for k, v in extra.items()})
+    torch.save(ckpt, path)
+    voice = ModelDir.open(str(copy_dir)).load_voice("plain")
+    assert not hasattr(voice.acoustic, "align_attention")
