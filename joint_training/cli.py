@@ -66,17 +66,19 @@ def bridge(ctx: click.Context, config_path: str | None, out_dir: str | None, epo
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for the wavs and manifest.jsonl.")
 @click.option("--train-per-emotion", type=int, default=60, show_default=True)
+@click.option("--valid-per-emotion", type=int, default=10, show_default=True)
 @click.option("--eval-per-emotion", type=int, default=20, show_default=True)
 @click.option("--eval-voices", type=int, default=1, show_default=True,
               help="How many voices are kept for evaluation only.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_context
-def gen_speech(ctx: click.Context, out_dir: str, train_per_emotion: int, eval_per_emotion: int,
-               eval_voices: int, seed: int) -> None:
+def gen_speech(ctx: click.Context, out_dir: str, train_per_emotion: int, valid_per_emotion: int,
+               eval_per_emotion: int, eval_voices: int, seed: int) -> None:
     """Synthesize emotional speech with the project's synthesizer into a manifest."""
     from joint_training.speech_gen import GenerationPlan, generate_speech
 
-    plan = GenerationPlan(train_per_emotion=train_per_emotion, eval_per_emotion=eval_per_emotion,
+    plan = GenerationPlan(train_per_emotion=train_per_emotion, valid_per_emotion=valid_per_emotion,
+                          eval_per_emotion=eval_per_emotion,
                           eval_voices=eval_voices, seed=seed)
     path = generate_speech(_engine_config(ctx), Path(out_dir), plan)
     click.echo(str(path))

@@ -15,6 +15,7 @@ docs/emotion-data.md) plugs in by writing this format.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -51,10 +52,8 @@ class ManifestRecord:
         row = asdict(self)
         row["emotion"] = self.emotion.value
         if self.audio and relative_to is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 row["audio"] = str(Path(self.audio).resolve().relative_to(relative_to.resolve()))
-            except ValueError:
-                pass
         return row
 
 
