@@ -47,6 +47,7 @@ class EngineState:
         self.accepting = True
         self.sessions: set[Any] = set()  # live engine.session.Session objects
         self.asr_connections = 0
+        self.dialog_connections = 0  # handlers still running (they close their socket last)
         self.load_error = ""
         root = cache_root(config)
         self._tmp = tempfile.TemporaryDirectory(prefix="tingshuo-dl-")
@@ -80,6 +81,10 @@ class EngineState:
             *(s.close("server shutting down", drain_reply_s=timeout) for s in sessions),
             return_exceptions=True,
         )
+        for _ in range(100):  # let handlers send their close frames before the server cuts them
+            if self.dialog_connections == 0:
+                break
+            await asyncio.sleep(0.05)
 
     async def close(self) -> None:
         """Release models, the job runner and files."""

@@ -66,6 +66,7 @@ class Session:
         self.history: list[Turn] = []
         self.closed = False
         self.close_reason = ""
+        self.closed_event = asyncio.Event()
         self._stream = None
         self._pending: list[np.ndarray] = []
         self._wake = asyncio.Event()
@@ -131,6 +132,7 @@ class Session:
         with contextlib.suppress(OutboundClosedError):
             await self.out.put(SessionClosed(reason), force=True)
         await self.out.close()
+        self.closed_event.set()
         self.services.metrics.active_sessions.labels("dialog").dec()
         log.info("session %s closed: %s", self.id, reason)
 

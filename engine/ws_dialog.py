@@ -53,6 +53,25 @@ def _check_voice(session_voice: str, state) -> str:  # noqa: ANN001
     return ""
 
 
+async def _receive(ws: WebSocket, session: Session | None, timeout: float | None) -> dict | None:
+    """The next client message; ``None`` when the session closed first (e.g. server drain)."""
+    if session is None:
+        return await asyncio.wait_for(ws.receive(), timeout)
+    receive = asyncio.ensure_future(ws.receive())
+    closed = asyncio.ensure_future(session.closed_event.wait())
+    done, _ = await asyncio.wait(
+        {receive, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+    )
+    closed.cancel()
+    if receive in done:
+        return receive.result()
+    receive.cancel()
+    await asyncio.gather(receive, return_exceptions=True)
+    if closed in done:
+        return None
+    raise TimeoutError
+
+
 @router.websocket("/v1/dialog")
 async def dialog(ws: WebSocket) -> None:
     """The engine's own dialogue protocol (docs/protocol.md)."""
@@ -73,18 +92,19 @@ async def dialog(ws: WebSocket) -> None:
         return
     session: Session | None = None
     writer: asyncio.Task[None] | None = None
+    state.dialog_connections += 1
     try:
         while True:
             timeout = sec.idle_timeout_s if sec.idle_timeout_s > 0 else None
             try:
-                message = await asyncio.wait_for(ws.receive(), timeout)
+                message = await _receive(ws, session, timeout)
             except TimeoutError:
                 if session is not None:
                     await session.close("idle timeout")
                 else:
                     await reject("idle_timeout", "no session.start in time")
                 break
-            if message["type"] == "websocket.disconnect":
+            if message is None or message["type"] == "websocket.disconnect":
                 break
             if message.get("bytes") is not None:
                 events = proto.receive_bytes(message["bytes"])
@@ -132,5 +152,7 @@ async def dialog(ws: WebSocket) -> None:
                 await asyncio.wait_for(writer, 5.0)
             writer.cancel()
         if ws.client_state is WebSocketState.CONNECTED:
+            going_away = not state.accepting
             with contextlib.suppress(Exception):
-                await ws.close(1000)
+                await ws.close(1001 if going_away else 1000)
+        state.dialog_connections -= 1
