@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 STAGES = ("asr", "emotion", "policy", "tts_first", "tts", "transcribe", "synthesize")
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20)
@@ -41,8 +43,8 @@ class Metrics:
             "tingshuo_outbound_queue_depth", "Server events queued for slow readers", registry=r
         )
         self.errors = Counter("tingshuo_errors", "Errors by kind", ["kind"], registry=r)
-        self.cache_hits = Counter("tingshuo_cache_hits", "Synthesis cache hits", registry=r)
-        self.cache_misses = Counter("tingshuo_cache_misses", "Synthesis cache misses", registry=r)
+        self._cache_collector = _CacheCollector()
+        r.register(self._cache_collector)
         self.barge_ins = Counter(
             "tingshuo_barge_ins", "Replies interrupted by the user", registry=r
         )
@@ -53,6 +55,10 @@ class Metrics:
             buckets=(1, 2, 3, 4, 6, 8, 16),
             registry=r,
         )
+
+    def watch_cache(self, synthesizer: object) -> None:
+        """Export the hit/miss counts of a synthesizer's cache (``.cache.hits`` / ``.misses``)."""
+        self._cache_collector.cache = getattr(synthesizer, "cache", None)
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -66,3 +72,18 @@ class Metrics:
     def export(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+class _CacheCollector(Collector):
+    """Reads the synthesis cache's own counters at scrape time."""
+
+    def __init__(self) -> None:
+        self.cache: object | None = None
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        hits = CounterMetricFamily("tingshuo_cache_hits", "Synthesis cache hits")
+        misses = CounterMetricFamily("tingshuo_cache_misses", "Synthesis cache misses")
+        hits.add_metric([], float(getattr(self.cache, "hits", 0)))
+        misses.add_metric([], float(getattr(self.cache, "misses", 0)))
+        yield hits
+        yield misses

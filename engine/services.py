@@ -73,6 +73,7 @@ class Services:
     def start(self) -> None:
         """Create the worker pool (inside the running event loop)."""
         if self.pool is None:
+            self.metrics.watch_cache(self.synthesizer)
             srv = self.config.server
             self.pool = WorkerPool(srv.workers, srv.max_pending, self.metrics)
             self._batcher = Batcher(
