@@ -79,9 +79,13 @@ class _Stream:
         self.rec.reset()
 
 
+@router.websocket("/")
 @router.websocket("/v1/asr")
 async def funasr(ws: WebSocket) -> None:
-    """FunASR-runtime-compatible streaming recognition (docs/protocol.md)."""
+    """FunASR-runtime-compatible streaming recognition (docs/protocol.md).
+
+    Also served at ``/``, the path FunASR's own clients connect to.
+    """
     state = engine_state(ws)
     sec = state.config.security
     wants_binary = "binary" in ws.scope.get("subprotocols", [])
