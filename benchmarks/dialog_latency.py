@@ -7,8 +7,9 @@ N clients at once; each streams real clips from ../shared/eval/asr-dev at real-t
 (20 ms frames, 1.2 s of trailing silence so the VAD ends the turn) and waits for the reply.
 
 Per turn:
-- voice-to-voice = first reply audio frame received − last frame of the clip's speech sent
-  (the VAD's end-of-speech hangover is inside this figure, as a user experiences it);
+- voice-to-voice = first reply audio frame received − time the clip's last voiced 20 ms frame
+  (RMS above 1/10 of its loudest frame) was sent; the VAD's end-of-speech hangover is inside
+  this figure, as a user experiences it;
 - first-partial lag = first ``transcript.partial`` received − ``speech.started``'s audio
   position sent (how long after the user starts talking live text appears);
 - partial interval = mean time between successive partials.
@@ -68,6 +69,14 @@ class Turn:
     ok: bool = False
 
 
+def voiced_end_frame(clip: Audio) -> int:
+    """Index + 1 of the last 20 ms frame louder than 1/10 of the clip's loudest frame."""
+    n = len(clip.samples) // 320
+    rms = np.sqrt(np.mean(clip.samples[: n * 320].reshape(n, 320) ** 2, axis=1))
+    voiced = np.nonzero(rms > 0.1 * rms.max())[0]
+    return int(voiced[-1]) + 1 if voiced.size else n
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -85,8 +94,11 @@ async def one_client(url: str, clips: list[Audio], turns: int, offset: int) -> l
             done_before = len(client.of(ReplyDone))
             t_start = time.perf_counter()
             await client.stream(clip, realtime=True)
-            speech_end = time.perf_counter()
+            sent_end = time.perf_counter()
             frames = int(np.ceil(clip.duration / 0.02))
+            # end of speech: when the clip's last voiced 20 ms frame was sent (clips carry
+            # some trailing silence of their own)
+            speech_end = sent_end - (frames - voiced_end_frame(clip)) * 0.02
             sent_at.extend(t_start + 0.02 * (i + 1) for i in range(frames))
             await client.stream(pad, realtime=True)
             turn = Turn()
@@ -98,7 +110,7 @@ async def one_client(url: str, clips: list[Audio], turns: int, offset: int) -> l
             except TimeoutError:
                 results.append(turn)
                 continue
-            sent_at.extend(speech_end + 0.02 * (i + 1) for i in range(int(1.2 / 0.02)))
+            sent_at.extend(sent_end + 0.02 * (i + 1) for i in range(int(1.2 / 0.02)))
             new = client.events[n_events:]
             audio_times = [t for t, e in new if isinstance(e, ReplyAudio)]
             if audio_times:

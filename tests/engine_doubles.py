@@ -30,7 +30,7 @@ FRAME = 320  # 20 ms
 
 
 class EnergyStream:
-    """Energy VAD (RMS > 0.02 opens after 100 ms, 300 ms of quiet closes) with scripted text."""
+    """Energy VAD (RMS > 0.01 opens after 100 ms, 300 ms of quiet closes) with scripted text."""
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
@@ -54,7 +54,7 @@ class EnergyStream:
         while len(self._buf) >= FRAME:
             frame, self._buf = self._buf[:FRAME], self._buf[FRAME:]
             self._t += FRAME / RATE
-            loud = float(np.sqrt(np.mean(frame**2))) > 0.02
+            loud = float(np.sqrt(np.mean(frame**2))) > 0.01
             if self._open:
                 self._utt.append(frame)
                 self._quiet = 0 if loud else self._quiet + 1
