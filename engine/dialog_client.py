@@ -129,7 +129,9 @@ class DialogClient:
         async def poll() -> ServerEvent:
             while len(self.of(kind)) < count:
                 if self._reader is not None and self._reader.done():
-                    raise ConnectionError(f"connection ended before {kind.__name__}: {self.error!r}")
+                    raise ConnectionError(
+                        f"connection ended before {kind.__name__}: {self.error!r}"
+                    )
                 self._changed.clear()
                 await self._changed.wait()
             return self.of(kind)[count - 1]
