@@ -94,10 +94,12 @@ async def funasr(ws: WebSocket) -> None:
         await ws.send_json({"is_end": True, "is_final": False, "error": "engine not ready"})
         await ws.close(1013)
         return
+    services = state.services
+    assert services is not None  # ready implies loaded
     proto = FunASRProtocol(max_frame_bytes=sec.max_ws_message_bytes)
     stream: _Stream | None = None
     state.asr_connections += 1
-    metrics = state.services.metrics
+    metrics = services.metrics
     metrics.active_sessions.labels("asr").inc()
     try:
         while True:
@@ -114,7 +116,7 @@ async def funasr(ws: WebSocket) -> None:
             fatal = False
             for cmd in commands:
                 if isinstance(cmd, StreamConfig):
-                    stream = _Stream(state.services, proto, cmd)
+                    stream = _Stream(services, proto, cmd)
                 elif isinstance(cmd, AudioChunk) and stream is not None:
                     await stream.feed(cmd)
                 elif isinstance(cmd, EndOfInput) and stream is not None:

@@ -114,7 +114,7 @@ def decode_reply_audio(data: bytes, sample_rate: int) -> ReplyAudio:
 def _load_json(text: str) -> dict[str, Any]:
     try:
         obj = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise ProtocolError(BAD_MESSAGE, f"not valid JSON: {exc.msg}") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
         raise ProtocolError(BAD_MESSAGE, "a message must be a JSON object with a string 'type'")
