@@ -39,12 +39,18 @@ class _Stream:
             await self._results(events, last=False)
 
     async def _final_text(self, final: FinalResult) -> str:
-        if self.config.mode == "2pass" and (self.config.hotwords or self.config.itn):
+        """The utterance's final text; with hotwords the offline pass re-decodes it with them."""
+        if self.config.mode == "2pass" and self.config.hotwords:
             t = await self.services.transcribe(
                 final.audio, itn=self.config.itn, hotwords=self.config.hotwords
             )
             return t.text
-        return final.transcript.text
+        text = final.transcript.text
+        if self.config.itn and not self.services.config.asr.itn:
+            from asr.textproc import inverse_normalize
+
+            text = inverse_normalize(text)
+        return text
 
     async def _results(self, events: list, last: bool) -> None:  # noqa: ANN001
         finals = [e for e in events if isinstance(e, FinalResult)]
