@@ -24,7 +24,9 @@ class FakeOpenAI(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeOpenAI.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+        FakeOpenAI.requests.append(
+            {"path": self.path, "auth": self.headers.get("Authorization"), "body": body}
+        )
         model = body["model"]
         if model == "slow":
             time.sleep(1.5)
@@ -60,9 +62,13 @@ def server() -> Iterator[str]:
     httpd.server_close()
 
 
-def test_completion_round_trip_with_key_from_env(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_completion_round_trip_with_key_from_env(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_KEY", "sk-test")
-    backend = ChatBackend.from_config(ChatConfig(base_url=server, model="m", api_key_env="FAKE_KEY", timeout_s=5))
+    backend = ChatBackend.from_config(
+        ChatConfig(base_url=server, model="m", api_key_env="FAKE_KEY", timeout_s=5)
+    )
     answer = backend.complete([ChatMessage("system", "be brief"), ChatMessage("user", "你好")])
     assert answer == "收到：你好"
     req = FakeOpenAI.requests[-1]

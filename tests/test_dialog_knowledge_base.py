@@ -22,7 +22,13 @@ def kb(encoder: SentenceEncoder) -> KnowledgeBase:
 
 def test_packaged_kb_covers_the_required_areas(kb: KnowledgeBase) -> None:
     names = {i.name for i in kb.intents}
-    assert {"order_status", "track_package", "refund_request", "complaint", "login_problem"} <= names
+    assert {
+        "order_status",
+        "track_package",
+        "refund_request",
+        "complaint",
+        "login_problem",
+    } <= names
     assert DEFAULT_KB.is_file()
 
 

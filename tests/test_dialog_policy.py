@@ -75,7 +75,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         time.sleep(_Handler.delay)
-        data = json.dumps({"choices": [{"message": {"content": f"LLM:{len(body['messages'])}"}}]}).encode()
+        data = json.dumps(
+            {"choices": [{"message": {"content": f"LLM:{len(body['messages'])}"}}]}
+        ).encode()
         try:
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
@@ -95,7 +97,9 @@ def server() -> Iterator[str]:
     httpd.server_close()
 
 
-def test_chat_policy_uses_the_endpoint_then_falls_back(server: str, kb_policy: KnowledgeBasePolicy) -> None:
+def test_chat_policy_uses_the_endpoint_then_falls_back(
+    server: str, kb_policy: KnowledgeBasePolicy
+) -> None:
     backend = ChatBackend(server, "m", timeout_s=0.5)
     policy = ChatPolicy(backend, kb_policy, "你是客服")
     history = [Turn("你好", NEUTRAL, "您好")]

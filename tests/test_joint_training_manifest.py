@@ -12,12 +12,23 @@ from joint_training.manifest import ManifestError, ManifestRecord, read_manifest
 
 
 def _write(path: Path, rows: list[object]) -> Path:
-    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows)
+        + "\n",
+        encoding="utf-8",
+    )
     return path
 
 
 def _row(**kw: object) -> dict[str, object]:
-    row: dict[str, object] = {"id": "u1", "audio": None, "text": "你好", "emotion": "happy", "speaker": "s1", "split": "train"}
+    row: dict[str, object] = {
+        "id": "u1",
+        "audio": None,
+        "text": "你好",
+        "emotion": "happy",
+        "speaker": "s1",
+        "split": "train",
+    }
     row.update(kw)
     return row
 
