@@ -40,6 +40,17 @@ class ServerConfig:
     max_wait_ms: int = 10
     shutdown_timeout_s: float = 10.0
     public_url: str = ""  # base for download URLs; empty: from the request
+    max_pending: int = 64  # inference calls allowed to wait for a worker before callers block
+    outbound_queue: int = 256  # server events queued per session before its producer waits
+    slow_reader_timeout_s: float = 15.0  # a producer waiting this long ends the session
+    reply_frame_ms: int = 100  # reply audio per binary frame
+    download_ttl_s: float = 3600.0  # synthesized files expire after this long
+    jobs_db: str = ""  # SQLite job store; empty: <cache>/jobs.sqlite3
+    job_workers: int = 1  # long-text jobs synthesized concurrently
+    webhook_retries: int = 5  # delivery attempts after the first failure
+    webhook_backoff_s: float = 1.0  # first retry delay; doubles each time
+    webhook_timeout_s: float = 10.0
+    warmup: bool = True  # run one recognition and one synthesis before reporting ready
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,11 @@ class SessionClosed(ServerEvent):
     reason: str
 
 
+def survives_barge_in(event: ServerEvent, reply_id: int) -> bool:
+    """Whether a queued ``event`` is kept when the user barges in on ``reply_id``."""
+    return event.SURVIVES_BARGE_IN or getattr(event, "reply_id", None) != reply_id
+
+
 # Error codes used on the wire (docs/protocol.md lists them).
 BAD_MESSAGE = "bad_message"  # not JSON, unknown type, wrong field types
 BAD_STATE = "bad_state"  # e.g. audio before session.start

@@ -49,6 +49,7 @@ from engine.events import (
     SpeechStoppedEvent,
     TranscriptFinal,
     TranscriptPartial,
+    survives_barge_in,
 )
 
 AUDIO_HEADER = struct.Struct("<BBHII")  # version, kind, reserved, reply_id, seq
@@ -250,9 +251,7 @@ class DialogServerProtocol:
 
     def drop_reply(self, reply_id: int) -> int:
         """Barge-in: drop queued events of ``reply_id`` that do not survive it; returns how many."""
-        kept = deque(
-            e for e in self._out if e.SURVIVES_BARGE_IN or getattr(e, "reply_id", None) != reply_id
-        )
+        kept = deque(e for e in self._out if survives_barge_in(e, reply_id))
         dropped = len(self._out) - len(kept)
         self._out = kept
         return dropped
