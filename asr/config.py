@@ -14,6 +14,25 @@ class WhisperConfig:
     cpu_threads: int = 2
     beam_size: int = 5
     language: str = "zh"
+    # temperature fallback (Whisper paper): re-decode at these temperatures when the text is
+    # too repetitive / unsure. (0.0,) = plain deterministic decoding, as the recipe measured.
+    temperatures: tuple[float, ...] = (0.0,)
+    vad_filter: bool = False  # faster-whisper's Silero VAD before decoding (offline transcribe)
+    suppress_blank: bool = True
+    initial_prompt: str = ""  # off: a Chinese prompt can come back as the transcript
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Thresholds of the hallucination / repetition guard (defaults from the Whisper paper)."""
+
+    compression_ratio_threshold: float = 2.4
+    logprob_threshold: float = -1.0
+    no_speech_threshold: float = 0.6
+    max_unit_chars: int = 24  # longest repeated unit looked for
+    min_repeats: int = 4  # a unit (≥2 chars) repeated this often in a row is a loop
+    min_repeats_single: int = 8  # a single character repeated this often (哈哈哈哈 is speech)
+    keep_repeats: int = 1  # copies of the unit kept when a loop is truncated
 
 
 @dataclass(frozen=True)
@@ -48,7 +67,8 @@ class ASRConfig:
     """Which recognizer to use and how."""
 
     backend: str = "whisper"  # whisper | paraformer
-    itn: bool = False
+    itn: bool = False  # inverse text normalisation (numbers, dates, money) by default
     whisper: WhisperConfig = field(default_factory=WhisperConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
     paraformer: ParaformerConfig = field(default_factory=ParaformerConfig)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)

@@ -1,0 +1,143 @@
+"""The default recognizer: Whisper base (CTranslate2) through faster-whisper, fully offline.
+
+Decoding follows the measured recipe (../shared/recipes/offline-models.md): int8 on CPU,
+language ``zh``, beam 5, temperature 0, no timestamps, no conditioning on previous text and
+no Chinese initial prompt. Output is converted to Simplified characters (OpenCC t2s) and passed
+through :mod:`asr.guards` (repetition loops, text hallucinated on noise or music).
+Streaming re-decodes the open utterance at most every ``partial_interval_ms`` of new audio.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from asr.base import ASR_SAMPLE_RATE, Segment, Transcript
+from asr.config import ASRConfig
+from asr.guards import DecodedSegment, guard_segments
+from asr.streaming import VadRecognizerStream
+from asr.textproc import finish_transcript, to_simplified
+from engine.audio import Audio
+
+log = logging.getLogger(__name__)
+
+MIN_DECODE_S = 0.1  # shorter audio is returned as empty text without running the model
+MIN_PARTIAL_S = 0.5  # no partial before this much utterance audio
+
+
+class WhisperRecognizer:
+    """Whisper base recognizer; thread-safe for concurrent ``transcribe`` calls."""
+
+    name = "whisper"
+
+    def __init__(
+        self,
+        model_dir: Path,
+        config: ASRConfig,
+        punctuate: Callable[[str], str] | None = None,
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        self.config = config
+        self.model_dir = Path(model_dir)
+        self._punctuate = punctuate
+        wc = config.whisper
+        self._model = WhisperModel(
+            str(self.model_dir),
+            device="cpu",
+            compute_type=wc.compute_type,
+            cpu_threads=wc.cpu_threads,
+            local_files_only=True,
+        )
+
+    # ---- offline -------------------------------------------------------------------------
+
+    def decode_samples(
+        self, samples: np.ndarray, *, hotwords: str = "", vad_filter: bool = False
+    ) -> Transcript:
+        """Recognise 16 kHz float32 samples: guarded, Simplified, no ITN/punctuation."""
+        if len(samples) < MIN_DECODE_S * ASR_SAMPLE_RATE:
+            return Transcript("")
+        wc = self.config.whisper
+        temps = wc.temperatures or (0.0,)
+        segments, _info = self._model.transcribe(
+            samples,
+            language=wc.language,
+            beam_size=wc.beam_size,
+            temperature=list(temps) if len(temps) > 1 else temps[0],
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            initial_prompt=wc.initial_prompt or None,
+            hotwords=hotwords or None,
+            suppress_blank=wc.suppress_blank,
+            compression_ratio_threshold=self.config.guard.compression_ratio_threshold,
+            log_prob_threshold=self.config.guard.logprob_threshold,
+            no_speech_threshold=self.config.guard.no_speech_threshold,
+            vad_filter=vad_filter,
+        )
+        decoded = [
+            DecodedSegment(
+                start=float(s.start),
+                end=float(s.end),
+                text=to_simplified(s.text),
+                avg_logprob=float(s.avg_logprob),
+                no_speech_prob=float(s.no_speech_prob),
+            )
+            for s in segments
+        ]
+        prompt = " ".join(p for p in (wc.initial_prompt, hotwords) if p)
+        kept, flags = guard_segments(decoded, self.config.guard, prompt=prompt)
+        if flags:
+            log.info("whisper guard: %s", ", ".join(flags))
+        return Transcript(
+            text="".join(s.text for s in kept).strip(),
+            segments=tuple(Segment(s.start, s.end, s.text) for s in kept),
+            language=wc.language,
+            flags=flags,
+        )
+
+    def transcribe(self, audio: Audio, *, itn: bool = False, hotwords: str = "") -> Transcript:
+        """Recognise a whole recording (any sample rate)."""
+        samples = audio.resample(ASR_SAMPLE_RATE).samples
+        raw = self.decode_samples(
+            samples, hotwords=hotwords, vad_filter=self.config.whisper.vad_filter
+        )
+        return finish_transcript(raw, itn=itn or self.config.itn, punctuate=self._punctuate)
+
+    # ---- streaming -----------------------------------------------------------------------
+
+    def create_stream(self) -> VadRecognizerStream:
+        """A new VAD-endpointed stream re-decoding the open utterance for partials."""
+        interval = int(self.config.endpoint.partial_interval_ms * ASR_SAMPLE_RATE / 1000)
+        return VadRecognizerStream(
+            lambda: _WhisperUtterance(self, interval),
+            self.config.endpoint,
+            postprocess=lambda t: finish_transcript(
+                t, itn=self.config.itn, punctuate=self._punctuate
+            ),
+        )
+
+
+class _WhisperUtterance:
+    """Rate-limited re-decoding of one open utterance."""
+
+    def __init__(self, recognizer: WhisperRecognizer, interval_samples: int) -> None:
+        self._rec = recognizer
+        self._interval = max(1, interval_samples)
+        self._decoded_at = 0
+
+    def partial_due(self, n_samples: int) -> bool:
+        return (
+            n_samples >= MIN_PARTIAL_S * ASR_SAMPLE_RATE
+            and n_samples - self._decoded_at >= self._interval
+        )
+
+    def partial(self, samples: np.ndarray) -> str:
+        self._decoded_at = len(samples)
+        return self._rec.decode_samples(samples).text
+
+    def final(self, samples: np.ndarray) -> Transcript:
+        return self._rec.decode_samples(samples)
