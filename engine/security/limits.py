@@ -132,6 +132,35 @@ class RateLimiter:
         finally:
             await self.store.release(slots, lease)
 
+    async def open_session(self, principal: str, ip: str) -> tuple[list[Slot], str]:
+        """Take a concurrent-session place; pair with :meth:`close_session` (rate.sessions)."""
+        slots = self._slots(principal, ip)
+        lease = secrets.token_hex(8)
+        if await self.store.acquire(slots, lease, self.lease_ttl_s) is not None:
+            raise RateLimitError(RATE_SESSIONS, "too many concurrent sessions", retry_after=1.0)
+        return slots, lease
+
+    async def close_session(self, handle: tuple[list[Slot], str]) -> None:
+        """Give back a place taken with :meth:`open_session`."""
+        await self.store.release(*handle)
+
+
+class AudioMeter:
+    """Charges streamed audio to the audio buckets in steps of ``step_s`` (fewer store calls)."""
+
+    def __init__(self, limiter: RateLimiter, principal: str, ip: str, step_s: float = 1.0):
+        self.limiter, self.principal, self.ip, self.step_s = limiter, principal, ip, step_s
+        self.pending = 0.0
+        self.total = 0.0
+
+    async def add(self, seconds: float) -> None:
+        """Count ``seconds`` of audio; :class:`RateLimitError` (rate.audio) when over the limit."""
+        self.pending += seconds
+        self.total += seconds
+        if self.pending >= self.step_s:
+            charge, self.pending = self.pending, 0.0
+            await self.limiter.charge_audio(self.principal, self.ip, charge)
+
 
 class ConnectionCap:
     """A server-wide cap on open connections in this process (never blocks: refuses)."""

@@ -113,6 +113,19 @@ class SessionClock:
         if self.idle_timeout_s > 0 and now - self.last_activity >= self.idle_timeout_s:
             raise SessionTimeoutError(TIMEOUT_IDLE, f"no message for {self.idle_timeout_s:g} s")
 
+    def expired_error(self) -> SessionTimeoutError:
+        """The timeout that has passed (or is nearest): timeout.session or timeout.idle."""
+        try:
+            self.check()
+        except SessionTimeoutError as exc:
+            return exc
+        return SessionTimeoutError(TIMEOUT_IDLE, f"no message for {self.idle_timeout_s:g} s")
+
+    def wait_s(self) -> float | None:
+        """How long a receive may wait now (``None``: no deadline), never negative."""
+        left = self.remaining()
+        return None if left == float("inf") else max(0.0, left)
+
     async def receive(self, receive: Callable[[], Awaitable[T]]) -> T:
         """Await ``receive()`` until the nearer deadline; touch on success.
 
