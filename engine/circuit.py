@@ -20,6 +20,8 @@ failures: they propagate and do not move the breaker. The audio returned carries
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -43,14 +45,30 @@ class CircuitState(Enum):
 
 
 @cache
-def _metrics() -> tuple[Any, Any, Any]:
-    """Prometheus metrics, created on first use (not at import) in the default registry."""
-    from prometheus_client import Counter, Gauge
+def _metrics(registry: Any = None) -> tuple[Any, Any, Any]:
+    """Prometheus metrics in ``registry`` (default: the global one), created on first use."""
+    from prometheus_client import REGISTRY, Counter, Gauge
 
+    r = registry if registry is not None else REGISTRY
     return (
-        Gauge("tingshuo_circuit_state", "Circuit state: 0 closed, 1 half-open, 2 open", ["name"]),
-        Counter("tingshuo_circuit_transitions_total", "Circuit state changes", ["name", "state"]),
-        Counter("tingshuo_circuit_fallback_calls_total", "Calls served by the fallback", ["name"]),
+        Gauge(
+            "tingshuo_circuit_state",
+            "Circuit state: 0 closed, 1 half-open, 2 open",
+            ["name"],
+            registry=r,
+        ),
+        Counter(
+            "tingshuo_circuit_transitions_total",
+            "Circuit state changes",
+            ["name", "state"],
+            registry=r,
+        ),
+        Counter(
+            "tingshuo_circuit_fallback_calls_total",
+            "Calls served by the fallback",
+            ["name"],
+            registry=r,
+        ),
     )
 
 
@@ -63,6 +81,7 @@ class CircuitBreaker:
         failure_threshold: int = 3,
         reset_timeout_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        registry: Any = None,
     ) -> None:
         if failure_threshold < 1:
             raise ValueError("failure_threshold must be >= 1")
@@ -75,7 +94,8 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._probing = False
-        _metrics()[0].labels(name).set(CircuitState.CLOSED.value)
+        self._metrics = _metrics(registry)
+        self._metrics[0].labels(name).set(CircuitState.CLOSED.value)
 
     @property
     def state(self) -> CircuitState:
@@ -92,7 +112,7 @@ class CircuitBreaker:
         if state is self._state:
             return
         self._state = state
-        gauge, transitions, _ = _metrics()
+        gauge, transitions, _ = self._metrics
         gauge.labels(self.name).set(state.value)
         transitions.labels(self.name, state.name.lower()).inc()
         level = logging.INFO if state is CircuitState.CLOSED else logging.WARNING
@@ -138,7 +158,7 @@ class CircuitBreaker:
 
     def note_fallback(self) -> None:
         """Count one call served by the fallback."""
-        _metrics()[2].labels(self.name).inc()
+        self._metrics[2].labels(self.name).inc()
 
 
 def _client_errors() -> tuple[type[BaseException], ...]:
@@ -157,6 +177,9 @@ class FallbackSynthesizer:
         self.name = primary.name
         self.sample_rate = primary.sample_rate
         self.model_version = f"{primary.model_version}|fallback:{fallback.name}"
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.primary, attr)  # e.g. ``cache`` for the metrics
 
     def voices(self) -> list[Any]:
         """The primary's voices (the fallback uses its default voice for unknown names)."""
@@ -224,3 +247,84 @@ class FallbackSynthesizer:
         except _client_errors()[0]:
             async for chunk in self.fallback.stream(text, style, None, executor):
                 yield chunk
+
+
+class StageTimeoutError(TimeoutError):
+    """A model call that took longer than its timeout (the call is abandoned)."""
+
+
+async def with_timeout(
+    chunks: AsyncIterator[Audio], timeout_s: float, what: str
+) -> AsyncIterator[Audio]:
+    """Re-yield ``chunks``, raising :class:`StageTimeoutError` when one takes over ``timeout_s``.
+
+    The inner iterator is closed on every exit, so its executor work is cancelled where it can
+    be (a thread already running a model call finishes in the background).
+    """
+    iterator = chunks.__aiter__()
+    try:
+        while True:
+            try:
+                chunk = await asyncio.wait_for(iterator.__anext__(), timeout_s)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise StageTimeoutError(f"{what} produced nothing for {timeout_s:g} s") from None
+            yield chunk
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+
+
+class TimeoutSynthesizer:
+    """A synthesizer whose ``stream`` fails with :class:`StageTimeoutError` instead of hanging.
+
+    ``synthesize`` is blocking and runs on the worker pool, whose own timeout
+    (``security.model_timeout_s``) covers it.
+    """
+
+    def __init__(self, inner: Any, timeout_s: float) -> None:
+        self.inner = inner
+        self.timeout_s = timeout_s
+        self.name = inner.name
+        self.sample_rate = inner.sample_rate
+        self.model_version = inner.model_version
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.inner, attr)
+
+    def voices(self) -> list[Any]:
+        """The wrapped synthesizer's voices."""
+        return self.inner.voices()
+
+    def synthesize(self, text: str, style: Any = None, voice: str | None = None) -> Audio:
+        """The wrapped synthesizer's blocking synthesis."""
+        return self.inner.synthesize(text, style, voice)
+
+    def stream(
+        self,
+        text: str,
+        style: Any = None,
+        voice: str | None = None,
+        executor: Executor | None = None,
+    ) -> AsyncIterator[Audio]:
+        """The wrapped stream, each chunk bounded by ``timeout_s``."""
+        inner = self.inner.stream(text, style, voice, executor)
+        return with_timeout(inner, self.timeout_s, f"synthesizer {self.name}")
+
+
+def resilient_synthesizer(
+    primary: Any, fallback: Any | None, timeout_s: float, registry: Any = None
+) -> Any:
+    """``primary`` with stream timeouts, behind a circuit breaker to ``fallback`` when given.
+
+    This is what the server builds from ``tts.backend``, ``tts.fallback`` and
+    ``security.model_timeout_s``; breaker metrics go to ``registry`` (the engine's own).
+    """
+    wrap = (lambda s: TimeoutSynthesizer(s, timeout_s)) if timeout_s > 0 else (lambda s: s)
+    if fallback is None:
+        return wrap(primary)
+    breaker = CircuitBreaker(f"tts.{primary.name}", registry=registry)
+    return FallbackSynthesizer(wrap(primary), wrap(fallback), breaker)
