@@ -32,7 +32,7 @@ class JobRequest(BaseModel):
     emotion: str = "neutral"
     intensity: float = Field(1.0, ge=0.0, le=2.0)
     voice: str = ""
-    sample_rate: int | None = None
+    sample_rate: int | None = Field(None, ge=8000, le=48000)  # a bad rate would fail the job
     webhook_url: str = Field("", description="POSTed the job's outcome when it ends")
 
 

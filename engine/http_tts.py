@@ -27,7 +27,9 @@ class SynthesizeRequest(BaseModel):
     intensity: float = Field(1.0, ge=0.0, le=2.0)
     voice: str = Field("", description="Voice name; empty: the default")
     format: Literal["url", "base64", "wav"] = "url"
-    sample_rate: int | None = Field(None, description="Output rate; empty: the model's")
+    sample_rate: int | None = Field(  # bounded: a negative rate was a 500 (schemathesis)
+        None, ge=8000, le=48000, description="Output rate; empty: the model's"
+    )
     speed: float = Field(1.0, ge=0.25, le=4.0)
 
 
