@@ -46,7 +46,8 @@ class ParaformerConfig:
     chunk_size: tuple[int, int, int] = (0, 10, 5)  # 600 ms chunks, 300 ms look-ahead
     encoder_chunk_look_back: int = 4
     decoder_chunk_look_back: int = 1
-    hotwords: str = ""
+    hotwords: str = ""  # SeacoParaformer hotwords, space separated (per-call ones are added)
+    ncpu: int = 2  # torch threads
 
 
 @dataclass(frozen=True)

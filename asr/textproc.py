@@ -132,6 +132,16 @@ def character_error_rate(references: list[str], hypotheses: list[str]) -> float:
     return float(jiwer.cer([r for r, _ in pairs], [h for _, h in pairs]))
 
 
+_HALF_TO_FULL = {",": "，", "?": "？", "!": "！", ":": "：", ";": "；"}
+_CJK = r"[\u3400-\u9fff]"
+_HALF_PUNCT_NEAR_CJK = re.compile(rf"(?<={_CJK})[,?!:;]|[,?!:;](?={_CJK})")
+
+
+def fullwidth_punctuation(text: str) -> str:
+    """ASCII ``, ? ! : ;`` next to Chinese characters → full-width forms (，？！：；)."""
+    return _HALF_PUNCT_NEAR_CJK.sub(lambda m: _HALF_TO_FULL[m.group(0)], text)
+
+
 def finish_transcript(
     transcript: Transcript,
     *,
@@ -145,10 +155,10 @@ def finish_transcript(
     """
 
     def seg_text(text: str) -> str:
-        text = to_simplified(text)
+        text = fullwidth_punctuation(to_simplified(text))
         return inverse_normalize(text) if itn else text
 
-    text = to_simplified(transcript.text)
+    text = fullwidth_punctuation(to_simplified(transcript.text))
     if punctuate is not None and text:
         text = punctuate(text)
     if itn:

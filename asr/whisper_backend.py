@@ -41,6 +41,9 @@ class WhisperRecognizer:
     ) -> None:
         from faster_whisper import WhisperModel
 
+        # faster-whisper logs every call at INFO ("Processing audio with duration …")
+        logging.getLogger("faster_whisper").setLevel(max(log.getEffectiveLevel(), logging.WARNING))
+
         self.config = config
         self.model_dir = Path(model_dir)
         self._punctuate = punctuate

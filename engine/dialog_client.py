@@ -61,6 +61,7 @@ class DialogClient:
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self.closed: SessionClosed | None = None
+        self.error: BaseException | None = None
 
     async def __aenter__(self) -> DialogClient:
         import websockets
@@ -92,8 +93,10 @@ class DialogClient:
                 if self.on_event:
                     self.on_event(now, event)
                 self._changed.set()
-        except websockets.ConnectionClosed:
-            pass
+        except websockets.ConnectionClosed as exc:
+            self.error = exc
+        except Exception as exc:  # a message this client cannot parse
+            self.error = exc
         finally:
             self._changed.set()
 
@@ -126,7 +129,9 @@ class DialogClient:
         async def poll() -> ServerEvent:
             while len(self.of(kind)) < count:
                 if self._reader is not None and self._reader.done():
-                    raise ConnectionError(f"connection closed before {kind.__name__}")
+                    raise ConnectionError(
+                        f"connection ended before {kind.__name__}: {self.error!r}"
+                    )
                 self._changed.clear()
                 await self._changed.wait()
             return self.of(kind)[count - 1]

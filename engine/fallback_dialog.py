@@ -81,11 +81,21 @@ class EchoKnowledgePolicy:
 
 
 def build_dialog(config: Any) -> tuple[EmotionBridge, ReplyPolicy]:
-    """The configured bridge and policy from ``dialog.factory``, or this fallback."""
+    """The configured bridge and policy from ``dialog.factory``, or this fallback.
+
+    The keyword bridge also stands in, with a warning, when ``dialog.factory`` is present but
+    its bridge checkpoint is not (so the engine still serves; the reply policy is dialog's).
+    """
     try:
         from dialog.factory import build_bridge, build_policy
     except ImportError:
         log.warning("dialog.factory not available: using the keyword emotion rule and echo reply")
         bridge = KeywordEmotionBridge()
         return bridge, EchoKnowledgePolicy(bridge)
-    return build_bridge(config), build_policy(config)
+    policy = build_policy(config)
+    try:
+        bridge = build_bridge(config)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:  # CheckpointError and kin
+        log.warning("emotion bridge unavailable (%s): using the keyword emotion rule", exc)
+        bridge = KeywordEmotionBridge()
+    return bridge, policy

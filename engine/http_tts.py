@@ -133,12 +133,12 @@ async def download(file_id: str, request: Request) -> FileResponse:
 # ---- OpenAI-compatible ----
 
 _INSTRUCTION_WORDS: dict[Emotion, tuple[str, ...]] = {
-    Emotion.HAPPY: ("happy", "cheerful", "joy", "excited", "开心", "高兴", "愉快"),
-    Emotion.ANGRY: ("angry", "anger", "furious", "生气", "愤怒"),
+    Emotion.HAPPY: ("happ", "cheer", "joy", "glad", "excite", "开心", "高兴", "愉快"),
+    Emotion.ANGRY: ("angr", "anger", "furious", "生气", "愤怒"),
     Emotion.SAD: ("sad", "sorrow", "melanchol", "难过", "悲伤", "伤心"),
     Emotion.FEAR: ("fear", "afraid", "scared", "害怕", "恐惧"),
     Emotion.HATE: ("disgust", "hate", "厌恶", "讨厌"),
-    Emotion.SURPRISE: ("surprise", "astonish", "惊讶", "吃惊"),
+    Emotion.SURPRISE: ("surpris", "astonish", "惊讶", "吃惊"),
     Emotion.NEUTRAL: ("neutral", "calm", "平静", "中性"),
 }
 

@@ -98,12 +98,15 @@ class Services:
             )
 
     def warm(self) -> None:
-        """One synthesis and one recognition so the first user does not pay for lazy init."""
+        """One synthesis, recognition, emotion estimate and reply, so the first user does not
+        pay for lazy initialisation."""
         t0 = time.perf_counter()
         audio = self.synthesizer.synthesize("你好。")
         self.recognizer.transcribe(audio.resample(ASR_SAMPLE_RATE))
         stream = self.recognizer.create_stream()
         stream.accept_waveform(ASR_SAMPLE_RATE, np.zeros(ASR_SAMPLE_RATE // 10, dtype=np.float32))
+        emotion = self.bridge.estimate(audio.resample(ASR_SAMPLE_RATE), "你好")
+        self.policy.respond([], "你好", emotion)
         log.info("models warmed in %.1f s", time.perf_counter() - t0)
 
     def _transcribe_batch(self, items: Sequence[TranscribeRequest]) -> list[Transcript]:

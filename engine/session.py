@@ -16,14 +16,14 @@ import contextlib
 import logging
 import time
 import uuid
-
-import numpy as np
+from collections.abc import Awaitable
 
 from asr.base import FinalResult, PartialResult, SpeechStarted, SpeechStopped, StreamEvent
 from dialog.base import Reply, ReplyStyle, Turn, UserEmotion
 from engine.audio import float_to_pcm16, resample
 from engine.emotions import Emotion
 from engine.events import (
+    BAD_AUDIO,
     INTERNAL,
     OVERLOADED,
     AudioIn,
@@ -68,9 +68,7 @@ class Session:
         self.close_reason = ""
         self.closed_event = asyncio.Event()
         self._stream = None
-        self._pending: list[np.ndarray] = []
-        self._wake = asyncio.Event()
-        self._input_end = False
+        self._starts: list[tuple[float, int]] = []  # (stream time, utterance id) of recent onsets
         self._rec_task: asyncio.Task[None] | None = None
         self._reply: ActiveReply | None = None
         self._replies = 0
@@ -83,7 +81,6 @@ class Session:
     async def open(self) -> None:
         """Create the recognition stream and announce the session."""
         self._stream = self.services.recognizer.create_stream()
-        self._rec_task = asyncio.create_task(self._recognition_loop(), name=f"rec-{self.id}")
         self.services.metrics.active_sessions.labels("dialog").inc()
         voice = self.settings.voice or self._default_voice()
         await self._emit(
@@ -103,7 +100,6 @@ class Session:
     async def reset(self) -> None:
         """Forget the conversation: cancel the reply, drop buffered audio and history."""
         await self._cancel_reply()
-        self._pending.clear()
         if self._stream is not None:
             self._stream.reset()
         self.history.clear()
@@ -128,7 +124,6 @@ class Session:
         if self._stream is not None:
             self._stream.reset()
             self._stream = None
-        self._pending.clear()
         with contextlib.suppress(OutboundClosedError):
             await self.out.put(SessionClosed(reason), force=True)
         await self.out.close()
@@ -139,15 +134,22 @@ class Session:
     # ---- input ----
     async def handle(self, event: ClientEvent) -> None:
         """Apply one client event."""
-        if self.closed:
+        if self.closed or self._stream is None:
             return
         if isinstance(event, AudioIn):
-            self._pending.append(event.samples)
             self._audio_ms += event.duration_ms
-            self._wake.set()
+            # VAD runs here, on arrival, even while a decode is running in a worker, so
+            # speech.started (and barge-in) is never delayed by model work.
+            try:
+                events = self._stream.accept_waveform(event.sample_rate, event.samples)
+            except ValueError as exc:  # AudioFormatError
+                await self._emit(ErrorEvent(BAD_AUDIO, str(exc)))
+                return
+            await self._guarded(self._on_stream_events(events))
+            self._kick_decoder()
         elif isinstance(event, InputEnd):
-            self._input_end = True
-            self._wake.set()
+            self._stream.input_finished()
+            self._kick_decoder()
         elif isinstance(event, ReplyPlayback):
             reply = self._reply
             if reply is not None and reply.reply_id == event.reply_id:
@@ -171,20 +173,10 @@ class Session:
             await self.out.put(ErrorEvent(code, message, fatal=True), force=True)
         asyncio.get_running_loop().create_task(self.close(f"{code}: {message}"))
 
-    # ---- recognition ----
-    async def _recognition_loop(self) -> None:
+    async def _guarded(self, work: Awaitable[None]) -> None:
+        """Run recognition-side work; a stuck reader or a model failure ends the session."""
         try:
-            while not self.closed:
-                await self._wake.wait()
-                self._wake.clear()
-                await self._feed_pending()
-                if self._input_end:
-                    self._input_end = False
-                    self._stream.input_finished()
-                while self._stream is not None and self._stream.is_ready:
-                    results = await self.services.run("asr", self._stream.decode)
-                    await self._on_stream_events(results)
-                    await self._feed_pending()
+            await work
         except (SlowReaderError, OutboundClosedError) as exc:
             if not self.closed:
                 await self._fail(OVERLOADED, str(exc))
@@ -195,18 +187,30 @@ class Session:
             if not self.closed:
                 await self._fail(INTERNAL, f"recognition failed: {exc}")
 
-    async def _feed_pending(self) -> None:
-        if not self._pending or self._stream is None:
+    # ---- recognition ----
+    def _kick_decoder(self) -> None:
+        if self._stream is None or self.closed:
             return
-        samples = np.concatenate(self._pending)
-        self._pending.clear()
-        events = self._stream.accept_waveform(self.settings.sample_rate_in, samples)
-        await self._on_stream_events(events)
+        if (self._rec_task is None or self._rec_task.done()) and self._stream.is_ready:
+            self._rec_task = asyncio.create_task(
+                self._guarded(self._decode_loop()), name=f"asr-{self.id}"
+            )
+
+    async def _decode_loop(self) -> None:
+        while self._stream is not None and not self.closed and self._stream.is_ready:
+            results = await self.services.run("asr", self._stream.decode)
+            await self._on_stream_events(results)
+
+    def _utterance_at(self, t: float) -> int:
+        """Id of the utterance that started last at or before stream time ``t``."""
+        ids = [uid for start, uid in self._starts if start <= t + 1e-6]
+        return ids[-1] if ids else max(self._utterance, 1)
 
     async def _on_stream_events(self, events: list[StreamEvent]) -> None:
         for ev in events:
             if isinstance(ev, SpeechStarted):
                 self._utterance += 1
+                self._starts = [*self._starts[-7:], (ev.time, self._utterance)]
                 await self._emit(SpeechStartedEvent(round(ev.time * 1000)))
                 await self._barge_in()
             elif isinstance(ev, SpeechStopped):
@@ -214,12 +218,12 @@ class Session:
                 await self._emit(SpeechStoppedEvent(round(ev.time * 1000)))
             elif isinstance(ev, PartialResult):
                 if ev.text:
-                    await self._emit(TranscriptPartial(max(self._utterance, 1), ev.text))
+                    await self._emit(TranscriptPartial(self._utterance_at(ev.time), ev.text))
             elif isinstance(ev, FinalResult):
                 await self._on_final(ev)
 
     async def _on_final(self, final: FinalResult) -> None:
-        utt = max(self._utterance, 1)
+        utt = self._utterance_at(final.start)
         text = final.transcript.text.strip()
         await self._emit(
             TranscriptFinal(utt, text, round(final.start * 1000), round(final.end * 1000))

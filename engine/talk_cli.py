@@ -15,7 +15,6 @@ import numpy as np
 from engine.audio import Audio, AudioFormatError, read_audio, write_wav
 from engine.events import (
     ReplyAudio,
-    ReplyDone,
     ReplyInterrupted,
     ServerEvent,
     SessionStart,
@@ -101,8 +100,8 @@ async def _converse(
         url, start, on_event=lambda now, ev: _print_event(t0, now, ev)
     ) as client:
         for clip in clips:
-            done_before = len(client.of(ReplyDone)) + len(client.of(ReplyInterrupted))
             finals_before = len(client.of(TranscriptFinal))
+            last_reply = max(client.replies, default=0)
             padded = Audio(
                 np.concatenate([clip.samples, np.zeros(int(pause * 16000), np.float32)]), 16000
             )
@@ -110,9 +109,8 @@ async def _converse(
             await client.input_end()
             try:
                 await client.wait_for(TranscriptFinal, timeout, count=finals_before + 1)
-                finals = client.of(TranscriptFinal)
-                if finals and finals[-1].text:
-                    await _wait_reply(client, done_before, timeout)
+                if client.of(TranscriptFinal)[-1].text:
+                    await _finish_reply(client, last_reply, timeout, fast)
             except TimeoutError:
                 click.echo(f"(no reply within {timeout:g} s)", err=True)
         for rid, rec in sorted(client.replies.items()):
@@ -122,12 +120,25 @@ async def _converse(
                 click.echo(f"saved {path} ({rec.audio(24000).duration:.2f} s): {rec.text}")
 
 
-async def _wait_reply(client, before: int, timeout: float) -> None:  # noqa: ANN001
+async def _finish_reply(client, last_reply: int, timeout: float, fast: bool) -> None:  # noqa: ANN001
+    """Wait for the next reply to be sent, then "play" it: in real time, or at once with
+    ``--fast``; report it as played so the next file does not barge in on it."""
     deadline = time.perf_counter() + timeout
-    while len(client.of(ReplyDone)) + len(client.of(ReplyInterrupted)) <= before:
+
+    def pending():  # noqa: ANN202
+        recs = [r for rid, r in client.replies.items() if rid > last_reply]
+        return recs[0] if recs and (recs[0].done or recs[0].interrupted) else None
+
+    while (rec := pending()) is None:
         if time.perf_counter() > deadline:
             raise TimeoutError
         await asyncio.sleep(0.05)
+    duration_ms = 1000.0 * sum(len(p) // 2 for p in rec.pcm) / 24000
+    if not fast and rec.first_audio_at is not None:
+        remaining = rec.first_audio_at + duration_ms / 1000 - time.perf_counter()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+    await client.playback(rec.reply_id, duration_ms)
 
 
 def _sounddevice():  # noqa: ANN202

@@ -8,6 +8,7 @@ by the e2e tests (tests/e2e/), which use Whisper and Kokoro.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
@@ -30,10 +31,11 @@ FRAME = 320  # 20 ms
 
 
 class EnergyStream:
-    """Energy VAD (RMS > 0.02 opens after 100 ms, 300 ms of quiet closes) with scripted text."""
+    """Energy VAD (RMS > 0.01 opens after 100 ms, 300 ms of quiet closes) with scripted text."""
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
+        self._lock = threading.RLock()  # decode runs in a worker while audio keeps arriving
         self.reset()
 
     def reset(self) -> None:
@@ -49,12 +51,16 @@ class EnergyStream:
         self._ended = False
 
     def accept_waveform(self, sample_rate: int, samples: np.ndarray) -> list[StreamEvent]:
+        with self._lock:
+            return self._accept(sample_rate, samples)
+
+    def _accept(self, sample_rate: int, samples: np.ndarray) -> list[StreamEvent]:
         self._buf = np.concatenate([self._buf, resample(samples, sample_rate, RATE)])
         events: list[StreamEvent] = []
         while len(self._buf) >= FRAME:
             frame, self._buf = self._buf[:FRAME], self._buf[FRAME:]
             self._t += FRAME / RATE
-            loud = float(np.sqrt(np.mean(frame**2))) > 0.02
+            loud = float(np.sqrt(np.mean(frame**2))) > 0.01
             if self._open:
                 self._utt.append(frame)
                 self._quiet = 0 if loud else self._quiet + 1
@@ -81,6 +87,10 @@ class EnergyStream:
         self._utt = []
 
     def input_finished(self) -> None:
+        with self._lock:
+            self._finish()
+
+    def _finish(self) -> None:
         if self._open:
             self._open = False
             self._close()
@@ -91,7 +101,8 @@ class EnergyStream:
 
     def decode(self) -> list[StreamEvent]:
         time.sleep(0.01)
-        out, self._pending = self._pending, []
+        with self._lock:
+            out, self._pending = self._pending, []
         return out
 
     @property

@@ -15,6 +15,7 @@ from engine.protocol.funasr import (
     StreamConfig,
     common_prefix,
     parse_hotwords,
+    remainder,
 )
 
 FIRST = {
@@ -132,6 +133,17 @@ def test_finish_without_speech_still_acknowledges() -> None:
     proto.finish()
     [msg] = map(json.loads, proto.outgoing())
     assert msg["is_final"] is True and msg["is_end"] is True and msg["text"] == ""
+
+
+def test_online_final_completes_text_despite_spacing_differences() -> None:
+    proto = FunASRProtocol()
+    configure(proto, mode="online")
+    for hyp in ["广州市", "广州市佛地产中间", "广州市佛地产中间"]:
+        proto.partial(hyp)
+    proto.utterance_final("广州市 佛地产 中间协会分析", 0.1, 3.8, last=True)
+    text = "".join(json.loads(m)["text"] for m in proto.outgoing())
+    assert text == "广州市佛地产中间协会分析"
+    assert remainder("abcx", "abd") == "cx"
 
 
 def test_common_prefix() -> None:

@@ -221,7 +221,7 @@ def test_many_sessions_release_their_tasks_and_streams() -> None:
             await feed(session, speech_like(0.4))
             await session.close("bye")
             await client.task
-            assert session._stream is None and not session._pending
+            assert session._stream is None and session._rec_task.done()
         await asyncio.sleep(0.05)
         assert len(asyncio.all_tasks()) <= baseline + 1  # the batcher may have started
         assert services.metrics.active_sessions.labels("dialog")._value.get() == 0

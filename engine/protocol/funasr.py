@@ -107,6 +107,23 @@ def common_prefix(a: str, b: str) -> str:
     return a[:n]
 
 
+def remainder(final: str, committed: str) -> str:
+    """What ``final`` adds after the already-sent ``committed`` text, ignoring whitespace
+    differences (Whisper's final text may space words its partials did not); where the two
+    diverge, the rest of ``final`` from the divergence point."""
+    i = j = 0
+    while i < len(final) and j < len(committed):
+        if final[i] == committed[j]:
+            i, j = i + 1, j + 1
+        elif final[i].isspace():
+            i += 1
+        elif committed[j].isspace():
+            j += 1
+        else:
+            break
+    return final[i:].lstrip() if j else final[i:]
+
+
 class FunASRProtocol:
     """Server side of the FunASR runtime protocol for one connection."""
 
@@ -229,11 +246,7 @@ class FunASRProtocol:
             return
         stamp = json.dumps([[round(start_s * 1000), round(end_s * 1000)]])
         if self.config.mode == "online":
-            rest = (
-                text[len(self._committed) :]
-                if text.startswith(self._committed)
-                else text[len(common_prefix(text, self._committed)) :]
-            )
+            rest = remainder(text, self._committed)
             if rest or last:
                 self._send("online", rest, is_final=last, timestamp=stamp, end=last)
         else:
