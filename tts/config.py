@@ -40,7 +40,8 @@ class TTSConfig:
     backend: str = "kokoro"  # kokoro | sambert
     fallback: str = ""  # backend to switch to when the primary keeps failing
     max_segment_chars: int = 60  # longer text is split (sentences, then commas, then words)
-    first_segment_chars: int = 24  # a shorter first segment gives faster first audio when streaming
+    first_segment_chars: int = 10  # a short first segment gives fast first audio when streaming
+    parallel_segments: int = 2  # segments rendered side by side (batch) / in flight (stream)
     sentence_pause_ms: int = 250  # silence after 。！？；
     clause_pause_ms: int = 120  # silence after ，、：
     emotion_rendering: bool = True  # render emotions by prosody where the backend has no tokens

@@ -140,7 +140,13 @@ class KokoroSynthesizer(SegmentSynthesizer):
             sentence_pause_ms=tc.sentence_pause_ms,
             clause_pause_ms=tc.clause_pause_ms,
             emotion_rendering=tc.emotion_rendering,
-        )
+            parallel_segments=tc.parallel_segments,
+        ).warm_up()
+
+    def warm_up(self) -> KokoroSynthesizer:
+        """Load the G2P dictionaries and run the model once, so the first request is fast."""
+        self.render_segment("你好", self.default_voice, ProsodyTarget())
+        return self
 
     def voices(self) -> list[VoiceInfo]:
         """The style-vector voices, default first."""

@@ -22,6 +22,7 @@ intelligibility stays within a few CER points of neutral (benchmarks/results/tts
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +76,7 @@ EMOTION_PROSODY: dict[Emotion, EmotionProsody] = {
 PITCH_FLOOR_HZ = 75.0
 PITCH_CEILING_HZ = 600.0
 PSOLA_TIME_STEP_S = 0.01
+_praat_lock = threading.Lock()
 LIMIT_KNEE = 0.8  # soft limiter: samples above this are compressed towards full scale
 
 
@@ -119,6 +121,11 @@ def _psola(samples: np.ndarray, sr: int, target: ProsodyTarget, stretch: float) 
     import parselmouth
     from parselmouth.praat import call
 
+    with _praat_lock:  # Praat keeps global state; one manipulation at a time
+        return _psola_locked(parselmouth, call, samples, sr, target, stretch)
+
+
+def _psola_locked(parselmouth, call, samples, sr, target, stretch) -> np.ndarray:  # noqa: ANN001
     sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=sr)
     manip = call(sound, "To Manipulation", PSOLA_TIME_STEP_S, PITCH_FLOOR_HZ, PITCH_CEILING_HZ)
     if target.needs_pitch:
