@@ -113,6 +113,7 @@ class VadRecognizerStream:
         """No more audio: drain the resampler and close any open utterance."""
         with self._lock:
             tail = self._resample(self._rate, np.zeros(0, np.float32), last=True)
+            self._rate, self._resampler = None, None  # later audio starts a fresh resampler
             self._events.extend(self._feed(tail))
             self._events.extend(self._handle(self._endpointer.flush()))
 

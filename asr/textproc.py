@@ -81,7 +81,8 @@ def _convert_number(match: re.Match[str], text: str) -> str:
     else:
         # digit strings: years (before 年), phone and account numbers (long runs); short runs
         # with no unit after them are usually words or idioms (三三两两, 一一)
-        if len(integer) < 5 and not after.startswith(_SINGLE_OK_AFTER):
+        quantity = bool(pct or frac) or after.startswith(_SINGLE_OK_AFTER)
+        if len(integer) < 5 and not quantity:
             return whole
         digits = "".join(_DIGIT_VALUE[c] for c in integer)
     if frac:

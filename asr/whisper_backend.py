@@ -10,6 +10,7 @@ Streaming re-decodes the open utterance at most every ``partial_interval_ms`` of
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MIN_DECODE_S = 0.1  # shorter audio is returned as empty text without running the model
 MIN_PARTIAL_S = 0.5  # no partial before this much utterance audio
+PARTIAL_BUSY_FACTOR = 1.5  # partial spacing ≥ this × the last partial's decode time
 
 
 class WhisperRecognizer:
@@ -125,22 +127,37 @@ class WhisperRecognizer:
 
 
 class _WhisperUtterance:
-    """Rate-limited re-decoding of one open utterance."""
+    """Rate-limited re-decoding of one open utterance.
+
+    A partial is due after ``partial_interval_ms`` of new audio, or after
+    ``PARTIAL_BUSY_FACTOR`` × the last partial's decode time when that is longer, so on a
+    slow or busy CPU partial decoding never takes more than ~2/3 of real time and cannot
+    pile up in front of the final result. Until a partial has produced text the plain
+    interval applies, so every utterance with speech gets its first partial promptly.
+    """
 
     def __init__(self, recognizer: WhisperRecognizer, interval_samples: int) -> None:
         self._rec = recognizer
         self._interval = max(1, interval_samples)
         self._decoded_at = 0
+        self._last_cost = 0  # samples of real time the last partial decode took
+        self._has_text = False
 
     def partial_due(self, n_samples: int) -> bool:
+        spacing = self._interval
+        if self._has_text:
+            spacing = max(spacing, int(PARTIAL_BUSY_FACTOR * self._last_cost))
         return (
-            n_samples >= MIN_PARTIAL_S * ASR_SAMPLE_RATE
-            and n_samples - self._decoded_at >= self._interval
+            n_samples >= MIN_PARTIAL_S * ASR_SAMPLE_RATE and n_samples - self._decoded_at >= spacing
         )
 
     def partial(self, samples: np.ndarray) -> str:
         self._decoded_at = len(samples)
-        return self._rec.decode_samples(samples).text
+        start = time.perf_counter()
+        text = self._rec.decode_samples(samples).text
+        self._last_cost = int((time.perf_counter() - start) * ASR_SAMPLE_RATE)
+        self._has_text = self._has_text or bool(text)
+        return text
 
     def final(self, samples: np.ndarray) -> Transcript:
         return self._rec.decode_samples(samples)
