@@ -57,8 +57,8 @@ def check_bind_policy(host: str, auth: bool, key_hashes: tuple[str, ...] = ()) -
         return
     if not is_loopback_host(host):
         raise InsecureConfigError(
-            f"security.auth is off but the server binds {host!r}, which is not a loopback "
-            "address: turn auth on (security.auth=true with api_key_hashes) or bind 127.0.0.1"
+            f"refusing to serve without auth on {host!r}, which is not a loopback address: "
+            "turn auth on (security.auth=true with api_key_hashes) or bind 127.0.0.1"
         )
     log.warning("auth is OFF: serving without API keys on loopback bind %s (local use only)", host)
 
