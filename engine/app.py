@@ -53,9 +53,14 @@ class EngineState:
         root = cache_root(config)
         self._tmp = tempfile.TemporaryDirectory(prefix="tingshuo-dl-")
         self.downloads = DownloadStore(Path(self._tmp.name), config.server.download_ttl_s)
-        self.jobs = JobStore(
-            Path(config.server.jobs_db) if config.server.jobs_db else root / "jobs.sqlite3"
-        )
+        if config.redis_url:  # replicas share jobs, queue and results
+            from engine.scaleout.redis_jobs import RedisJobStore
+
+            self.jobs: Any = RedisJobStore(config.redis_url, root / "jobs-redis-results")
+        else:
+            self.jobs = JobStore(
+                Path(config.server.jobs_db) if config.server.jobs_db else root / "jobs.sqlite3"
+            )
         self.job_runner: Any = None
         self.guard = Guard(config)  # auth, rate limits, caps (engine/security/guard.py)
 

@@ -77,18 +77,34 @@ class JobRunner:
             self.tasks.append(asyncio.create_task(self._work(), name=f"jobs-{i}"))
 
     def submit(self, job_id: str, base_url: str) -> None:
-        """Queue a stored job."""
+        """Queue a stored job (in the shared Redis queue when the store has one)."""
+        enqueue = getattr(self.state.jobs, "enqueue", None)
+        if enqueue is not None:
+            enqueue(job_id, base_url)
+            return
         self.queue.put_nowait((job_id, base_url))
+
+    async def _next(self) -> tuple[str, str]:
+        claim = getattr(self.state.jobs, "claim", None)  # engine/scaleout/redis_jobs.py
+        if claim is None:
+            return await self.queue.get()
+        while (item := await asyncio.to_thread(claim)) is None:
+            await asyncio.sleep(0.5)
+        return item
 
     async def _work(self) -> None:
         while True:
-            job_id, base = await self.queue.get()
+            job_id, base = await self._next()
             try:
                 await self._run(job_id, base)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("job %s crashed", job_id)
+            finally:
+                finish = getattr(self.state.jobs, "finish", None)
+                if finish is not None:
+                    finish(job_id)
 
     async def _run(self, job_id: str, base: str) -> None:
         store, services = self.state.jobs, self.state.services
