@@ -79,6 +79,7 @@ class SecurityConfig:
     max_sessions_per_ip: int = 16  # concurrent WebSocket sessions per address (0: no limit)
     max_frame_bytes: int = 192_000  # one binary audio frame (2 s of 48 kHz PCM16)
     trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
+    allow_private_webhooks: bool = False  # with auth on, refuse webhooks to private/loopback hosts
     model_timeout_s: float = 60.0  # a model call (or synthesis chunk) taking longer fails (0: none)
 
 

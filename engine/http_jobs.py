@@ -176,6 +176,12 @@ async def create_job(body: JobRequest, request: Request) -> dict[str, Any]:
     style = make_style(body.emotion, body.intensity)
     if body.webhook_url and not body.webhook_url.startswith(("http://", "https://")):
         raise ApiError(400, "bad_webhook", "webhook_url must be an http(s) URL")
+    if body.webhook_url:  # no requests into the engine's own network (docs/security.md)
+        from engine.security.webhooks import check_webhook_url
+
+        sec = state.config.security
+        allow = sec.allow_private_webhooks or not sec.auth
+        await asyncio.to_thread(check_webhook_url, body.webhook_url, allow)
     params = {
         "text": text,
         "emotion": style.emotion.value,

@@ -14,6 +14,7 @@ from engine.security.errors import (
     SecurityError,
     SessionTimeoutError,
     SizeLimitError,
+    WebhookError,
 )
 
 CODES = {v for k, v in vars(errors).items() if k.isupper() and isinstance(v, str) and "." in v}
@@ -24,6 +25,7 @@ CLASS_OF = {
     "capacity": CapacityError,
     "limit": SizeLimitError,
     "timeout": SessionTimeoutError,
+    "webhook": WebhookError,
 }
 
 

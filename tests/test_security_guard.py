@@ -337,3 +337,14 @@ def test_download_ids_are_never_paths(server: str) -> None:
         r = httpx.get(f"{server}/download/{attempt}", headers=auth)
         assert r.status_code == 404, (attempt, r.status_code)
         assert b"root:" not in r.content
+
+
+def test_webhooks_into_the_engines_network_are_refused(server: str) -> None:
+    auth = {"X-API-Key": KEYS[5]}
+    for hook in ("http://127.0.0.1:9/hook", "http://169.254.169.254/", "http://10.0.0.1/"):
+        r = httpx.post(
+            server + "/api/jobs", json={"text": "你好", "webhook_url": hook}, headers=auth
+        )
+        assert r.status_code == 400 and r.json()["error"]["code"] == "webhook.forbidden", r.text
+    ok = httpx.post(server + "/api/jobs", json={"text": "你好"}, headers=auth)
+    assert ok.status_code == 202

@@ -27,6 +27,7 @@ LIMIT_UPLOAD = "limit.upload_size"  # an uploaded file is too large
 LIMIT_TEXT = "limit.text_length"  # text to synthesize is too long
 TIMEOUT_IDLE = "timeout.idle"  # nothing received for idle_timeout_s
 TIMEOUT_SESSION = "timeout.session"  # the session outlived session_timeout_s
+WEBHOOK_FORBIDDEN = "webhook.forbidden"  # a webhook_url on a private/loopback/reserved address
 
 
 class SecurityError(Exception):
@@ -104,6 +105,13 @@ class SessionTimeoutError(SecurityError):
 
     code = TIMEOUT_IDLE
     http_status = 408
+
+
+class WebhookError(SecurityError):
+    """A webhook target the engine refuses to call (HTTP 400)."""
+
+    code = WEBHOOK_FORBIDDEN
+    http_status = 400
 
 
 class InsecureConfigError(ValueError):
