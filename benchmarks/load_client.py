@@ -6,10 +6,12 @@ microphone would until the reply is done (or ``reply_timeout_s``), then ``sessio
 
 Measured per session (times in ms):
 
-* ``v2v_ms`` — voice-to-voice latency: end of the user's speech (last clip frame sent) to
-  the first reply-audio frame received. It includes endpointing, recognition, the reply
-  policy and synthesis of the first segment, as a user hears it.
-* ``final_ms`` — end of speech to ``transcript.final``.
+* ``v2v_ms`` — voice-to-voice latency of the reply that completed (``reply.done``): from the
+  moment the client sent the end of that utterance (``transcript.final.end_ms`` on the
+  client's own send clock) to the first reply-audio frame of that reply. It includes
+  endpointing, recognition, emotion, the reply policy and synthesis of the first segment, as
+  a user hears it.
+* ``final_ms`` — end of that utterance to its ``transcript.final``.
 * ``connect_ms`` — WebSocket open to ``session.started``.
 """
 
@@ -94,6 +96,7 @@ async def run_session(
         ErrorEvent,
         ReplyAudio,
         ReplyDone,
+        ReplyText,
         SessionStart,
         SessionStarted,
         TranscriptFinal,
@@ -103,8 +106,13 @@ async def run_session(
     result = SessionResult(client, clip.name, time.time(), clip.seconds)
     proto = DialogClientProtocol()
     silence = bytes(FRAME_SAMPLES * 2)
+    frame_s = FRAME_MS / 1000 / speed
     t_open = time.perf_counter()
-    speech_end: float | None = None
+    t0 = 0.0  # send clock: audio position x seconds left the client at t0 + x / speed
+    utterance_end: float | None = None  # send time of the latest final's end
+    final_at: dict[int, float] = {}
+    first_audio: dict[int, float] = {}  # reply id -> v2v ms
+    ends: dict[int, tuple[float, float]] = {}  # reply id -> (utterance end, final latency)
     done = asyncio.Event()
     try:
         async with connect(
@@ -118,22 +126,28 @@ async def run_session(
             result.connect_ms = (time.perf_counter() - t_open) * 1000
 
             async def receive() -> None:
+                nonlocal utterance_end
                 async for message in ws:
                     event = proto.parse(message)
                     now = time.perf_counter()
                     if isinstance(event, ReplyAudio):
                         result.reply_frames += 1
-                        if result.reply_frames == 1 and speech_end is not None:
-                            result.v2v_ms = (now - speech_end) * 1000
+                        rid = event.reply_id
+                        if rid not in first_audio and rid in ends:
+                            first_audio[rid] = (now - ends[rid][0]) * 1000
                         continue
                     result.events.append(type(event).__name__)
-                    if isinstance(event, TranscriptFinal) and speech_end is not None:
-                        if result.final_ms != result.final_ms:  # first final only
-                            result.final_ms = (now - speech_end) * 1000
+                    if isinstance(event, TranscriptFinal) and event.text:
+                        utterance_end = t0 + event.end_ms / 1000 / speed
+                        final_at[event.utterance_id] = (now - utterance_end) * 1000
                         result.transcript += event.text
+                    elif isinstance(event, ReplyText) and utterance_end is not None:
+                        ends[event.reply_id] = (utterance_end, list(final_at.values())[-1])
                     elif isinstance(event, ReplyDone):
-                        if speech_end is not None:
-                            result.reply_ms = (now - speech_end) * 1000
+                        if event.reply_id in first_audio:
+                            result.v2v_ms = first_audio[event.reply_id]
+                            end, result.final_ms = ends[event.reply_id]
+                            result.reply_ms = (now - end) * 1000
                         done.set()
                     elif isinstance(event, ErrorEvent):
                         result.error = f"{event.code}: {event.message}"
@@ -141,22 +155,20 @@ async def run_session(
 
             receiver = asyncio.create_task(receive())
             try:
-                frame_s = FRAME_MS / 1000 / speed
                 t0 = time.perf_counter()
                 for i, frame in enumerate(clip.frames):
                     await _sleep_until(t0 + i * frame_s)
                     await ws.send(frame)
-                speech_end = time.perf_counter()
                 # Keep the microphone open (silence) until the reply is done.
-                i = 0
-                deadline = speech_end + reply_timeout_s
+                i = len(clip.frames)
+                deadline = time.perf_counter() + reply_timeout_s
                 while not done.is_set() and not receiver.done():
                     if time.perf_counter() > deadline:
                         result.error = result.error or f"no reply.done within {reply_timeout_s} s"
                         break
-                    i += 1
-                    await _sleep_until(speech_end + i * frame_s)
+                    await _sleep_until(t0 + i * frame_s)
                     await ws.send(silence)
+                    i += 1
                 await ws.send(proto.close())
             finally:
                 receiver.cancel()
@@ -164,9 +176,9 @@ async def run_session(
                     await receiver
     except Exception as exc:  # connection refused, closed by server, protocol error...
         result.error = result.error or f"{type(exc).__name__}: {exc}"
-    result.ok = not result.error and result.reply_frames > 0
+    result.ok = not result.error and result.reply_frames > 0 and result.v2v_ms == result.v2v_ms
     if not result.ok and not result.error:
-        result.error = "no reply audio"
+        result.error = "no measured reply"
     return result
 
 
