@@ -176,6 +176,7 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
 
     for module in (http_tts, http_asr, http_jobs, ws_dialog, ws_asr, webui):
         app.include_router(module.router)
+    app.include_router(http_tts.public_router)  # /download/{id}: capability URLs
     return app
 
 
@@ -198,3 +199,9 @@ async def check_api_key(request: Request) -> None:
     Raises :class:`~engine.security.errors.SecurityError` (401 auth.*, 429 rate.requests).
     """
     await engine_state(request).guard.check_http(request)
+
+
+async def check_address_rate(request: Request) -> None:
+    """Per-address request limit only (for routes that need no key, such as downloads)."""
+    guard = engine_state(request).guard
+    await guard.limiter.check_request("anonymous", guard.client_ip(request))

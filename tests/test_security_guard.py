@@ -289,14 +289,14 @@ def test_idle_and_total_session_timeouts() -> None:
             assert err["code"] == "timeout.idle"
         async with websockets.connect(ws_url(base)) as ws:
             await start(ws, KEYS[0])
-            msgs = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
+            msgs = [json.loads(await asyncio.wait_for(ws.recv(), 8)) for _ in range(2)]
             assert msgs[0]["code"] == "timeout.idle" and msgs[1]["type"] == "session.closed"
         async with websockets.connect(ws_url(base)) as ws:  # busy, but past the total
             await start(ws, KEYS[0])
             frame = float_to_pcm16(np.zeros(320, np.float32))
             seen = []
             with contextlib.suppress(websockets.ConnectionClosed):
-                for _ in range(200):
+                for _ in range(400):  # 20 ms apart: never idle, but past the total
                     await ws.send(frame)
                     await asyncio.sleep(0.02)
                     with contextlib.suppress(TimeoutError):
@@ -307,7 +307,7 @@ def test_idle_and_total_session_timeouts() -> None:
                 m for m in seen if m["type"] == "error"
             ).items()
 
-    with serve(idle_timeout_s=0.5, session_timeout_s=1.5) as base:
+    with serve(idle_timeout_s=1.0, session_timeout_s=3.0) as base:
         asyncio.run(main(base))
 
 
@@ -321,7 +321,7 @@ def test_download_ids_are_never_paths(server: str) -> None:
     file_id = url.rsplit("/", 1)[1]
     assert len(file_id) >= 22 and "/" not in file_id and "." not in file_id
     auth = {"X-API-Key": KEYS[5]}
-    assert httpx.get(url, headers=auth).status_code == 200
+    assert httpx.get(url).status_code == 200  # the unguessable URL is the capability
     for attempt in (
         "../../../../etc/passwd",
         "..%2F..%2F..%2Fetc%2Fpasswd",
