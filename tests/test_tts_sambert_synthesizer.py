@@ -14,7 +14,7 @@ from engine.config import load_config
 from engine.emotions import Emotion
 from tests.sambert_helpers import write_tiny_model_dir
 from tts.base import Style, Synthesizer, UnknownVoiceError
-from tts.sambert.model_dir import ModelDir
+from tts.sambert.model_dir import ModelDir, ModelDirError
 from tts.sambert.symbols import UnknownSymbolError
 from tts.sambert.synthesizer import SambertSynthesizer
 
@@ -106,6 +106,8 @@ def test_sentence_pause_is_silence(synth: SambertSynthesizer) -> None:
 def test_unknown_voice_and_symbol(synth: SambertSynthesizer) -> None:
     with pytest.raises(UnknownVoiceError, match="zhitian_emo"):
         synth.synthesize("你好", voice="nobody")
+    with pytest.raises(ModelDirError, match="nobody"):
+        synth.load("nobody")
     with pytest.raises(UnknownSymbolError, match="'😀'"):
         synth.synthesize("你好😀")
 

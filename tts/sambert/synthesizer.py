@@ -96,7 +96,8 @@ class SambertSynthesizer(SegmentSynthesizer):
         return self.emotion_mode == "tokens"
 
     def load(self, voice: str) -> LoadedVoice:
-        """The loaded voice (built on first use, then kept)."""
+        """The loaded voice (built on first use, then kept); ModelDirError for unknown names."""
+        self.model_dir.voice_dir(voice)
         with self._voice_locks[voice]:
             if voice not in self._loaded:
                 self._loaded[voice] = self.model_dir.load_voice(voice)
