@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 
 import click
 
@@ -94,6 +95,9 @@ def get_config(ctx: click.Context) -> EngineConfig:
 
 def main() -> None:
     """Console-script entry point."""
+    # libgomp's spinning idle workers make torch 3-4x slower on a busy 2-core machine
+    # (measured in benchmarks/results/sambert.md); must be set before torch is imported.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cli(prog_name="tingshuo")
 
 
