@@ -33,7 +33,7 @@ from engine.paths import shared_dir
 from joint_training import evaluate as ev
 from joint_training.config import BridgeTrainConfig, save_resolved
 from joint_training.cped import cped_records
-from joint_training.features import FeatureTable, cached_features
+from joint_training.features import FeatureTable, cached_features, concat
 from joint_training.manifest import ManifestRecord, read_manifest
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,12 @@ def _rank_world() -> tuple[int, int]:
 
 def load_records(cfg: BridgeTrainConfig, base: Path | None = None) -> list[ManifestRecord]:
     """CPED (train/dev only) plus every configured manifest's train/valid rows."""
-    records: list[ManifestRecord] = []
+    return [r for group in load_record_groups(cfg, base) for r in group]
+
+
+def load_record_groups(cfg: BridgeTrainConfig, base: Path | None = None) -> list[list[ManifestRecord]]:
+    """The records per source (CPED, then each manifest), each cached separately."""
+    groups: list[list[ManifestRecord]] = []
     if cfg.cped:
         rows = [r for r in cped_records(shared_dir(), cfg.cped_dev_series) if r.split != "test"]
         if cfg.max_text_rows:  # quick runs: a random subset of each split
@@ -57,24 +62,28 @@ def load_records(cfg: BridgeTrainConfig, base: Path | None = None) -> list[Manif
                 part = [r for r in rows if r.split == split]
                 keep |= {part[i].id for i in rng.permutation(len(part))[: cfg.max_text_rows]}
             rows = [r for r in rows if r.id in keep]
-        records.extend(rows)
+        groups.append(rows)
     for m in cfg.manifests:
         path = Path(m).expanduser()
         if not path.is_absolute() and base is not None:
             path = base / path
-        records.extend(read_manifest(path, splits=("train", "valid")))
-    return records
+        groups.append(read_manifest(path, splits=("train", "valid")))
+    return groups
 
 
-def _features(cfg: BridgeTrainConfig, records: list[ManifestRecord], engine_cfg: EngineConfig | None, progress: bool) -> FeatureTable:
+def _features(cfg: BridgeTrainConfig, groups: list[list[ManifestRecord]], engine_cfg: EngineConfig | None, progress: bool) -> FeatureTable:
     cache = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else cache_root(engine_cfg or EngineConfig()) / "bridge-features"
     rank, world = _rank_world()
+
+    def load(workers: int, show: bool) -> FeatureTable:
+        return concat([cached_features(g, cfg.dims.ngram_buckets, cache, workers=workers, progress=show) for g in groups if g])
+
     if rank == 0:
-        table = cached_features(records, cfg.dims.ngram_buckets, cache, workers=cfg.workers, progress=progress)
+        table = load(cfg.workers, progress)
     if world > 1:
         dist.barrier()
     if rank != 0:
-        table = cached_features(records, cfg.dims.ngram_buckets, cache, workers=1, progress=False)
+        table = load(1, False)
     return table
 
 
@@ -146,8 +155,9 @@ def train_bridge(
         out_dir.mkdir(parents=True, exist_ok=True)
         save_resolved(cfg, out_dir / "config.json")
 
-    records = load_records(cfg, base_dir)
-    table = _features(cfg, records, engine_cfg, progress and rank == 0)
+    groups = load_record_groups(cfg, base_dir)
+    records = [r for g in groups for r in g]
+    table = _features(cfg, groups, engine_cfg, progress and rank == 0)
     texts = [r.text for r in records]
     train = table.subset(table.splits == "train")
     dev_mask = table.splits == "valid"
