@@ -35,6 +35,7 @@ from joint_training.config import BridgeTrainConfig, save_resolved
 from joint_training.cped import cped_records
 from joint_training.features import FeatureTable, cached_features, concat
 from joint_training.manifest import ManifestRecord, read_manifest
+from joint_training.text_init import logreg_warm_start
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,10 @@ def _class_weights(labels: np.ndarray) -> torch.Tensor:
 def evaluate_epoch(model: BridgeModel, dev: FeatureTable, dev_texts: list[str]) -> dict[str, Any]:
     """Dev metrics of every modality; also fits the three temperatures into ``model``."""
     speech_dev = dev.subset(dev.has_audio)
-    labels = torch.from_numpy(dev.labels)
-    t_text = ev.fit_temperature(ev.logits(model, dev, "text"), labels)
+    # text is judged on the text corpus's own dev rows when there are any: the texts of
+    # generated speech may come from other series (see docs/emotion-data.md)
+    text_dev = dev.subset(~dev.has_audio) if (~dev.has_audio).any() else dev
+    t_text = ev.fit_temperature(ev.logits(model, text_dev, "text"), torch.from_numpy(text_dev.labels))
     t_speech = 1.0
     if len(speech_dev):
         t_speech = ev.fit_temperature(ev.logits(model, speech_dev, "speech"), torch.from_numpy(speech_dev.labels))
@@ -126,7 +129,7 @@ def evaluate_epoch(model: BridgeModel, dev: FeatureTable, dev_texts: list[str]) 
         model.temperature[2] = t_fused
     out: dict[str, Any] = {
         "temperature": [round(float(t), 4) for t in model.temperature],
-        "text": ev.evaluate_modality(model, dev, "text", t_text),
+        "text": ev.evaluate_modality(model, text_dev, "text", t_text),
         "speech": ev.evaluate_modality(model, dev, "speech", t_speech),
         "fused": ev.evaluate_modality(model, dev, "fused", float(model.temperature[2])),
     }
@@ -172,7 +175,20 @@ def train_bridge(
     if len(pairs):
         model.speech.mean[:] = torch.from_numpy(pairs.prosody.mean(0))
         model.speech.std[:] = torch.from_numpy(pairs.prosody.std(0) + 1e-3)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.text_init == "logreg" and not (resume and (out_dir / "checkpoint-last.pt").is_file()):
+        acc = logreg_warm_start(model, train, cfg.text_init_c)
+        log.info("text branch warm-started from logistic regression (train accuracy %.3f)", acc)
+    elif cfg.text_init not in ("random", "logreg"):
+        raise ValueError(f"text_init must be 'random' or 'logreg', got {cfg.text_init!r}")
+    # the text branch and the prototypes it defines move slowly after a warm start; speech is
+    # mapped into their space
+    text_params = [*model.text.parameters(), model.prototypes, model.class_bias]
+    text_ids = {id(p) for p in text_params}
+    opt = torch.optim.AdamW(
+        [{"params": text_params, "lr": cfg.lr * cfg.text_lr_scale},
+         {"params": [p for p in model.parameters() if id(p) not in text_ids], "lr": cfg.lr}],
+        weight_decay=cfg.weight_decay,
+    )
     steps_per_epoch = max(1, math.ceil(len(train) / (cfg.batch_size * world)))
     total, warm = cfg.epochs * steps_per_epoch, max(1, steps_per_epoch // 2)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, warm, total))
