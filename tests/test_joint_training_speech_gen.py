@@ -12,7 +12,13 @@ from engine.config import EngineConfig
 from engine.emotions import EMOTIONS
 from joint_training.cped import cped_records
 from joint_training.manifest import read_manifest
-from joint_training.speech_gen import GenerationPlan, generate_speech, interleaved, plan_utterances, split_voices
+from joint_training.speech_gen import (
+    GenerationPlan,
+    generate_speech,
+    interleaved,
+    plan_utterances,
+    split_voices,
+)
 
 VOICES = ["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"]
 
