@@ -50,6 +50,8 @@ class BridgeDims:
 class TextEncoderHead(nn.Module):
     """Sentence embedding + n-gram bag → shared space."""
 
+    idf: torch.Tensor  # buffer: per-bucket idf weights
+
     def __init__(self, dims: BridgeDims) -> None:
         super().__init__()
         self.tfidf = dims.ngram_tfidf
@@ -83,6 +85,9 @@ class TextEncoderHead(nn.Module):
 class SpeechEncoderHead(nn.Module):
     """Standardised prosodic features → shared space."""
 
+    mean: torch.Tensor  # buffers: feature standardisation
+    std: torch.Tensor
+
     def __init__(self, dims: BridgeDims) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(dims.prosody))
@@ -103,6 +108,8 @@ class SpeechEncoderHead(nn.Module):
 
 class BridgeModel(nn.Module):
     """Both encoders, the emotion prototypes and the calibration temperatures."""
+
+    temperature: torch.Tensor  # buffer: [text, speech, fused]
 
     def __init__(self, dims: BridgeDims | None = None) -> None:
         super().__init__()
