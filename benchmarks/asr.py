@@ -179,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# ASR benchmark (benchmarks/asr.py)",
         "",
-        "Command: `"
-        + " ".join(["flock /work/bench.lock python -m benchmarks.asr", *(argv or sys.argv[1:])])
-        + "`",
+        "Command: `" + " ".join(["python -m benchmarks.asr", *(argv or sys.argv[1:])]) + "`",
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()}-core CPU "
         f"({platform.processor() or platform.machine()}), shared with other jobs: load average "
         f"{load_before[0]:.1f} / {load_before[1]:.1f} / {load_before[2]:.1f} (1/5/15 min) at start.",
