@@ -9,10 +9,23 @@ from dataclasses import dataclass, field
 class ChatConfig:
     """OpenAI-compatible chat endpoint; the key is read from the env var named here."""
 
-    base_url: str = ""
+    base_url: str = ""  # e.g. http://127.0.0.1:8080/v1 ; env TINGSHUO_DIALOG__CHAT__BASE_URL
     model: str = ""
     api_key_env: str = "TINGSHUO_CHAT_API_KEY"
     timeout_s: float = 8.0
+    max_tokens: int = 256
+    system_prompt: str = (
+        "你是一名耐心、礼貌的中文客服。回答简短（不超过三句话），口语化，适合语音播报。"
+    )
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    """How the emotion bridge reads the user's emotion."""
+
+    text_threads: int = 2  # numpy threads of the sentence encoder
+    min_confidence: float = 0.0  # below this the estimate is reported as neutral
+    fuse: bool = True  # fuse audio and text when both are given
 
 
 @dataclass(frozen=True)
@@ -23,5 +36,10 @@ class DialogConfig:
     bridge_checkpoint: str = ""  # empty: the packaged default checkpoint
     knowledge_base: str = ""  # empty: the packaged customer-service example
     memory_turns: int = 8
-    escalate_after_angry_turns: int = 3
+    escalate_after_angry_turns: int = 3  # consecutive angry/hate turns before human handoff
+    escalation_min_confidence: float = 0.4  # an angry turn counts only above this confidence
+    kb_threshold: float = 0.5  # cosine similarity below which the KB answers with its fallback
+    empathy_map: str = ""  # empty: built-in map; else a YAML file {emotion: {emotion, intensity}}
+    handoff_message: str = "非常抱歉给您带来不好的体验，我这就为您转接人工客服，请稍候。"
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)

@@ -40,6 +40,17 @@ class ServerConfig:
     max_wait_ms: int = 10
     shutdown_timeout_s: float = 10.0
     public_url: str = ""  # base for download URLs; empty: from the request
+    max_pending: int = 64  # inference calls allowed to wait for a worker before callers block
+    outbound_queue: int = 256  # server events queued per session before its producer waits
+    slow_reader_timeout_s: float = 15.0  # a producer waiting this long ends the session
+    reply_frame_ms: int = 100  # reply audio per binary frame
+    download_ttl_s: float = 3600.0  # synthesized files expire after this long
+    jobs_db: str = ""  # SQLite job store; empty: <cache>/jobs.sqlite3
+    job_workers: int = 1  # long-text jobs synthesized concurrently
+    webhook_retries: int = 5  # delivery attempts after the first failure
+    webhook_backoff_s: float = 1.0  # first retry delay; doubles each time
+    webhook_timeout_s: float = 10.0
+    warmup: bool = True  # run one recognition and one synthesis before reporting ready
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,19 @@ class SecurityConfig:
     session_timeout_s: float = 3600.0
     http_requests_per_min: int = 600
     audio_seconds_per_min: float = 600.0
+    # --- added by the security area (engine/security/) ---
+    token_secret: str = (
+        ""  # HMAC key for browser tokens; empty: random per process (set it when scaled out)
+    )
+    token_ttl_s: float = 300.0  # lifetime of a token from POST /api/token
+    http_requests_per_min_per_ip: int = 1200  # per client address, all keys together
+    audio_seconds_per_min_per_ip: float = 1200.0
+    max_sessions_per_key: int = 16  # concurrent WebSocket sessions per key (0: no limit)
+    max_sessions_per_ip: int = 16  # concurrent WebSocket sessions per address (0: no limit)
+    max_frame_bytes: int = 192_000  # one binary audio frame (2 s of 48 kHz PCM16)
+    trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
+    allow_private_webhooks: bool = False  # with auth on, refuse webhooks to private/loopback hosts
+    model_timeout_s: float = 60.0  # a model call (or synthesis chunk) taking longer fails (0: none)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ class KokoroConfig:
     """Kokoro-82M int8 ONNX assembled from registry weight packages."""
 
     model_dir: str = ""  # empty: assemble into <cache>/models/kokoro
-    threads: int = 2
-    voice: str = "jf_gongitsune"
+    threads: int = 2  # onnxruntime intra-op threads
+    voice: str = "jf_gongitsune"  # most intelligible for Mandarin (benchmarks/results/tts.md)
+    speed: float = 1.0  # the voice's base speaking rate (Kokoro's own `speed` input)
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class SambertConfig:
     model_dir: str = ""  # local dir, or a ModelScope id resolved with local_files_only
     voice: str = ""  # empty: the directory's first voice
     threads: int = 2
+    emotion_mode: str = "auto"  # tokens | prosody | auto (tokens for *_emo voices)
+    trust_pickle: bool = False  # allow full unpickling of checkpoints that are not tensor-only
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class CacheConfig:
 
     enabled: bool = True
     dir: str = ""  # empty: <cache>/synthesis
-    max_bytes: int = 512 * 1024 * 1024
+    max_bytes: int = 512 * 1024 * 1024  # LRU eviction above this total size
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,12 @@ class TTSConfig:
 
     backend: str = "kokoro"  # kokoro | sambert
     fallback: str = ""  # backend to switch to when the primary keeps failing
-    max_segment_chars: int = 60
+    max_segment_chars: int = 60  # longer text is split (sentences, then commas, then words)
+    first_segment_chars: int = 10  # a short first segment gives fast first audio when streaming
+    parallel_segments: int = 2  # segments rendered side by side (batch) / in flight (stream)
+    sentence_pause_ms: int = 250  # silence after 。！？；
+    clause_pause_ms: int = 120  # silence after ，、：
+    emotion_rendering: bool = True  # render emotions by prosody where the backend has no tokens
     kokoro: KokoroConfig = field(default_factory=KokoroConfig)
     sambert: SambertConfig = field(default_factory=SambertConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)

@@ -1,0 +1,70 @@
+"""Build the configured emotion bridge and reply policy (the agreed entry points)."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from dialog.text_features import SentenceEncoder
+
+if TYPE_CHECKING:
+    from dialog.bridge import TrainedBridge
+    from dialog.empathy import EmpathyMap
+    from dialog.policy import EmpatheticPolicy
+    from engine.config import EngineConfig
+
+POLICIES: tuple[str, ...] = ("kb", "chat", "echo")
+
+
+class UnknownPolicyError(ValueError):
+    """A ``dialog.policy`` name that does not exist."""
+
+
+@functools.lru_cache(maxsize=4)
+def shared_encoder(threads: int = 2) -> SentenceEncoder:
+    """One sentence encoder per process (the bridge and the knowledge base share it)."""
+    return SentenceEncoder(threads=threads)
+
+
+def build_empathy(config: EngineConfig) -> EmpathyMap:
+    """The configured empathy map (built-in defaults, or ``dialog.empathy_map`` YAML)."""
+    from dialog.empathy import EmpathyMap
+
+    d = config.dialog
+    if d.empathy_map:
+        return EmpathyMap.from_file(d.empathy_map, d.bridge.min_confidence)
+    return EmpathyMap(min_confidence=d.bridge.min_confidence)
+
+
+def build_bridge(config: EngineConfig) -> TrainedBridge:
+    """Load the bridge checkpoint (``dialog.bridge_checkpoint``, default: the packaged one).
+
+    Raises :class:`dialog.checkpoint.CheckpointError` when it is missing or incompatible.
+    """
+    from dialog.bridge import TrainedBridge
+    from dialog.checkpoint import load_inference_checkpoint
+
+    d = config.dialog
+    model = load_inference_checkpoint(d.bridge_checkpoint or None)
+    return TrainedBridge(model, shared_encoder(d.bridge.text_threads), build_empathy(config), fuse=d.bridge.fuse)
+
+
+def build_policy(config: EngineConfig) -> EmpatheticPolicy:
+    """The reply policy named by ``dialog.policy`` (kb | chat | echo)."""
+    from dialog.chat_backend import ChatBackend
+    from dialog.knowledge_base import KnowledgeBase
+    from dialog.policy import ChatPolicy, EchoPolicy, Escalation, KnowledgeBasePolicy
+
+    d = config.dialog
+    name = d.policy.strip().lower()
+    if name not in POLICIES:
+        raise UnknownPolicyError(f"unknown dialog policy {d.policy!r}; expected one of: {', '.join(POLICIES)}")
+    empathy = build_empathy(config)
+    escalation = Escalation(d.escalate_after_angry_turns, d.escalation_min_confidence, d.handoff_message)
+    if name == "echo":
+        return EchoPolicy(empathy, escalation)
+    kb = KnowledgeBase.from_file(d.knowledge_base or None, shared_encoder(d.bridge.text_threads), d.kb_threshold)
+    kb_policy = KnowledgeBasePolicy(kb, empathy, escalation)
+    if name == "kb":
+        return kb_policy
+    return ChatPolicy(ChatBackend.from_config(d.chat), kb_policy, d.chat.system_prompt, empathy, escalation)

@@ -1,0 +1,124 @@
+"""Reply policies: knowledge base (default), OpenAI-compatible chat with KB fallback, echo.
+
+Every policy shares the same emotional layer: the empathy map picks the reply style and
+an acknowledgement, and when the user has been angry for ``escalate_after`` turns in a row
+(this one included) the reply is the human-handoff message instead of an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from dialog.base import Reply, Turn, UserEmotion
+from dialog.chat_backend import ChatBackend, ChatBackendError, ChatMessage
+from dialog.empathy import EmpathyMap
+from dialog.knowledge_base import KnowledgeBase
+from dialog.memory import angry_streak
+
+log = logging.getLogger(__name__)
+HANDOFF_INTENT = "handoff"
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Hand off to a human after ``after_turns`` consecutive angry turns (0 disables)."""
+
+    after_turns: int = 3
+    min_confidence: float = 0.4
+    message: str = "非常抱歉给您带来不好的体验，我这就为您转接人工客服，请稍候。"
+
+    def due(self, history: list[Turn], emotion: UserEmotion) -> bool:
+        """True when this turn completes a long enough angry streak."""
+        if self.after_turns <= 0:
+            return False
+        streak = angry_streak([*(t.user_emotion for t in history), emotion], self.min_confidence)
+        return streak >= self.after_turns
+
+
+class EmpatheticPolicy:
+    """Shared empathy + escalation; subclasses provide :meth:`answer`."""
+
+    name = "base"
+
+    def __init__(self, empathy: EmpathyMap | None = None, escalation: Escalation | None = None) -> None:
+        self.empathy = empathy or EmpathyMap()
+        self.escalation = escalation or Escalation()
+
+    def answer(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> tuple[str, str]:
+        """(answer text, intent name) for the utterance, without emotional framing."""
+        raise NotImplementedError
+
+    def respond(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> Reply:
+        """The reply: handoff when anger persists, else the answer with the empathy map's style."""
+        rule = self.empathy.rule_for(emotion)
+        if self.escalation.due(history, emotion):
+            return Reply(self.escalation.message, rule.style, HANDOFF_INTENT, handoff=True)
+        text, intent = self.answer(history, utterance, emotion)
+        if rule.prefix and not text.startswith(rule.prefix[:4]):
+            text = rule.prefix + text
+        return Reply(text, rule.style, intent)
+
+
+class KnowledgeBasePolicy(EmpatheticPolicy):
+    """Answers from the YAML knowledge base; slots remembered from earlier turns are reused."""
+
+    name = "kb"
+
+    def __init__(self, kb: KnowledgeBase, empathy: EmpathyMap | None = None, escalation: Escalation | None = None) -> None:
+        super().__init__(empathy, escalation)
+        self.kb = kb
+
+    def answer(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> tuple[str, str]:
+        remembered: dict[str, str] = {}
+        for turn in history:
+            remembered.update(self.kb.extract_slots(turn.user_text))
+        match = self.kb.match(utterance, remembered)
+        return match.answer, match.intent
+
+
+class ChatPolicy(EmpatheticPolicy):
+    """Asks an OpenAI-compatible endpoint; on timeout or error answers from the knowledge base."""
+
+    name = "chat"
+
+    def __init__(self, backend: ChatBackend, fallback: KnowledgeBasePolicy, system_prompt: str = "", empathy: EmpathyMap | None = None, escalation: Escalation | None = None) -> None:
+        super().__init__(empathy, escalation)
+        self.backend = backend
+        self.fallback = fallback
+        self.system_prompt = system_prompt
+
+    def messages(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> list[ChatMessage]:
+        """The chat history sent to the endpoint (memory turns + the user's current emotion)."""
+        system = self.system_prompt
+        if emotion.confidence >= self.empathy.min_confidence:
+            system += f"\n用户当前情绪：{emotion.emotion.value}（置信度 {emotion.confidence:.2f}）。请据此调整语气。"
+        out = [ChatMessage("system", system.strip())] if system.strip() else []
+        for turn in history:
+            out.append(ChatMessage("user", turn.user_text))
+            if turn.reply:
+                out.append(ChatMessage("assistant", turn.reply))
+        out.append(ChatMessage("user", utterance))
+        return out
+
+    def answer(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> tuple[str, str]:
+        try:
+            return self.backend.complete(self.messages(history, utterance, emotion)), "chat"
+        except ChatBackendError as exc:
+            log.warning("chat backend failed, answering from the knowledge base: %s", exc)
+            return self.fallback.answer(history, utterance, emotion)
+
+
+class EchoPolicy(EmpatheticPolicy):
+    """Repeats the user's words (for testing the voice loop); still empathetic in style."""
+
+    name = "echo"
+
+    def answer(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> tuple[str, str]:
+        return (f"您说的是：{utterance}" if utterance.strip() else "我没有听清，请再说一遍。"), "echo"
+
+    def respond(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> Reply:
+        reply = super().respond(history, utterance, emotion)
+        if reply.handoff:
+            return reply
+        return Reply(self.answer(history, utterance, emotion)[0], reply.style, "echo")

@@ -1,0 +1,209 @@
+"""The FastAPI application: routes, shared state, startup warm-up and graceful drain.
+
+``create_app(config, services=None)`` builds the app; models load (or are taken from
+``services``) and warm in the lifespan, off the event loop, and ``/readyz`` turns 200 only
+once they have. ``EngineState.drain`` is what a graceful shutdown calls first: stop taking
+new sessions, let replies in flight finish within ``server.shutdown_timeout_s``, close every
+session with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from engine.config import EngineConfig, cache_root
+from engine.downloads import DownloadStore
+from engine.jobs import JobStore
+from engine.security.errors import SecurityError
+from engine.security.guard import Guard
+from engine.security.guard import install as install_security
+from engine.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An HTTP error with a stable code, returned as ``{"error": {"code", "message"}}``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class EngineState:
+    """Everything the routes share; one per app."""
+
+    def __init__(self, config: EngineConfig, services: Services | None) -> None:
+        self.config = config
+        self.services: Services | None = services
+        self.accepting = True
+        self.sessions: set[Any] = set()  # live engine.session.Session objects
+        self.asr_connections = 0
+        self.dialog_connections = 0  # handlers still running (they close their socket last)
+        self.load_error = ""
+        root = cache_root(config)
+        self._tmp = tempfile.TemporaryDirectory(prefix="tingshuo-dl-")
+        self.downloads = DownloadStore(Path(self._tmp.name), config.server.download_ttl_s)
+        if config.redis_url:  # replicas share jobs, queue and results
+            from engine.scaleout.redis_jobs import RedisJobStore
+
+            self.jobs: Any = RedisJobStore(config.redis_url, root / "jobs-redis-results")
+        else:
+            self.jobs = JobStore(
+                Path(config.server.jobs_db) if config.server.jobs_db else root / "jobs.sqlite3"
+            )
+        self.job_runner: Any = None
+        self.guard = Guard(config)  # auth, rate limits, caps (engine/security/guard.py)
+
+    @property
+    def ready(self) -> bool:
+        """Models loaded and warmed, and not draining."""
+        return self.services is not None and self.services.ready and self.accepting
+
+    def authorize(self, key: str) -> bool:
+        """Whether an API key or session token is accepted (any, when auth is off)."""
+        try:
+            self.guard.authn.authenticate(key)
+        except SecurityError:
+            return False
+        return True
+
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Stop accepting sessions; let replies finish within the timeout; close all sessions."""
+        self.accepting = False
+        timeout = self.config.server.shutdown_timeout_s if timeout_s is None else timeout_s
+        sessions = list(self.sessions)
+        if sessions:
+            log.info("draining %d session(s) for up to %.1f s", len(sessions), timeout)
+        await asyncio.gather(
+            *(s.close("server shutting down", drain_reply_s=timeout) for s in sessions),
+            return_exceptions=True,
+        )
+        for _ in range(100):  # let handlers send their close frames before the server cuts them
+            if self.dialog_connections == 0:
+                break
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        """Release models, the job runner and files."""
+        if self.job_runner is not None:
+            await self.job_runner.stop()
+        if self.services is not None:
+            await self.services.close()
+        self.jobs.close()
+        await self.guard.close()
+        self.downloads.clear()
+        self._tmp.cleanup()
+
+
+def _load_services(state: EngineState) -> None:
+    config = state.config
+    if state.services is None:
+        state.services = Services.load(config)
+    if config.server.warmup:
+        state.services.warm()
+    state.services.ready = True
+
+
+def create_app(config: EngineConfig, services: Services | None = None) -> FastAPI:
+    """The engine's ASGI app; pass ``services`` to reuse already-loaded models."""
+    state = EngineState(config, services)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from engine.http_jobs import JobRunner
+
+        try:
+            await asyncio.to_thread(_load_services, state)
+        except Exception as exc:  # readiness stays false; /readyz says why
+            state.load_error = f"{type(exc).__name__}: {exc}"
+            log.exception("model loading failed")
+        if state.services is not None:
+            state.services.start()
+            state.job_runner = JobRunner(state)
+            state.job_runner.start()
+        try:
+            yield
+        finally:
+            await state.drain()
+            await state.close()
+
+    app = FastAPI(
+        title="tingshuo",
+        version="0.1.0",
+        description="听说 — Mandarin voice dialogue engine: ASR → emotion bridge → TTS.",
+        lifespan=lifespan,
+        docs_url=None,  # Swagger/ReDoc pages pull their assets from a CDN; the schema is at
+        redoc_url=None,  # /openapi.json and every page the engine serves is self-contained
+    )
+    app.state.engine = state
+    install_security(app, state.guard)  # SecurityError -> JSON, body-size cap, POST /api/token
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        if state.services is not None:
+            state.services.metrics.errors.labels(exc.code).inc()
+        return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, exc.status)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        """Readiness: models loaded and warmed, not shutting down."""
+        if state.ready:
+            return JSONResponse({"status": "ready"})
+        reason = state.load_error or ("draining" if not state.accepting else "loading")
+        return JSONResponse({"status": "not ready", "reason": reason}, 503)
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        if state.services is None:
+            return Response("", media_type="text/plain")
+        return Response(state.services.metrics.export(), media_type="text/plain; version=0.0.4")
+
+    from engine import api_emotion, http_asr, http_jobs, http_tts, webui, ws_asr, ws_dialog
+
+    for module in (http_tts, http_asr, http_jobs, api_emotion, ws_dialog, ws_asr, webui):
+        app.include_router(module.router)
+    app.include_router(http_tts.public_router)  # /download/{id}: capability URLs
+    return app
+
+
+def engine_state(request: Any) -> EngineState:
+    """The app's :class:`EngineState` from a request or WebSocket."""
+    return request.app.state.engine
+
+
+def require_services(request: Any) -> Services:
+    """Loaded services, or a 503 :class:`ApiError`."""
+    state = engine_state(request)
+    if state.services is None or not state.services.ready:
+        raise ApiError(503, "not_ready", state.load_error or "models are still loading")
+    return state.services
+
+
+async def check_api_key(request: Request) -> None:
+    """HTTP auth (``Authorization: Bearer KEY|TOKEN`` or ``X-API-Key``) and request rate limits.
+
+    Raises :class:`~engine.security.errors.SecurityError` (401 auth.*, 429 rate.requests).
+    """
+    await engine_state(request).guard.check_http(request)
+
+
+async def check_address_rate(request: Request) -> None:
+    """Per-address request limit only (for routes that need no key, such as downloads)."""
+    guard = engine_state(request).guard
+    await guard.limiter.check_request("anonymous", guard.client_ip(request))

@@ -1,0 +1,71 @@
+"""OpenAI-compatible ``POST /v1/audio/transcriptions`` (multipart upload)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from asr.base import ASR_SAMPLE_RATE
+from engine.app import ApiError, check_api_key, engine_state, require_services
+from engine.audio import AudioFormatError, read_audio
+
+router = APIRouter(dependencies=[Depends(check_api_key)])
+FORMATS = ("json", "text", "verbose_json")
+
+
+@router.post("/v1/audio/transcriptions", tags=["openai"])
+async def transcriptions(
+    request: Request,
+    file: UploadFile = File(...),  # noqa: B008
+    model: str = Form("whisper-1"),
+    language: str = Form("zh"),
+    prompt: str = Form(""),
+    response_format: str = Form("json"),
+    temperature: float = Form(0.0),
+) -> Response:
+    """Transcribe an uploaded recording; ``json``, ``text`` or ``verbose_json``."""
+    state = engine_state(request)
+    services = require_services(request)
+    if response_format not in FORMATS:
+        raise ApiError(
+            400, "unsupported_format", f"response_format {response_format!r}: use one of {FORMATS}"
+        )
+    limit = state.config.security.max_upload_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(413, "upload_too_large", f"upload larger than {limit} bytes")
+    try:
+        audio = await asyncio.to_thread(read_audio, data, ASR_SAMPLE_RATE)
+    except AudioFormatError as exc:
+        raise ApiError(400, "bad_audio", str(exc)) from None
+    transcript = await services.transcribe(audio, itn=state.config.asr.itn)
+    if response_format == "text":
+        return PlainTextResponse(transcript.text + "\n")
+    if response_format == "json":
+        return JSONResponse({"text": transcript.text})
+    segments = [
+        {
+            "id": i,
+            "seek": 0,
+            "start": round(s.start, 3),
+            "end": round(s.end, 3),
+            "text": s.text,
+            "tokens": [],
+            "temperature": temperature,
+            "avg_logprob": 0.0,
+            "compression_ratio": 1.0,
+            "no_speech_prob": 0.0,
+        }
+        for i, s in enumerate(transcript.segments)
+    ]
+    return JSONResponse(
+        {
+            "task": "transcribe",
+            "language": transcript.language,
+            "duration": round(audio.duration, 3),
+            "text": transcript.text,
+            "segments": segments,
+        }
+    )

@@ -1,0 +1,195 @@
+"""Synthesis over HTTP: ``/api/synthesize``, ``/download/{id}``, OpenAI ``/v1/audio/speech``."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
+
+from engine.app import (
+    ApiError,
+    check_address_rate,
+    check_api_key,
+    engine_state,
+    require_services,
+)
+from engine.audio import Audio
+from engine.emotions import Emotion, UnknownEmotionError, parse_emotion
+from engine.services import Services
+from tts.base import SSMLError, Style, UnknownVoiceError
+
+router = APIRouter(dependencies=[Depends(check_api_key)])
+# Download URLs are capabilities (192-bit random ids that expire), so an <audio src> works
+# without a key; they are still rate-limited per address (docs/security.md).
+public_router = APIRouter(dependencies=[Depends(check_address_rate)])
+
+
+class SynthesizeRequest(BaseModel):
+    """Body of ``POST /api/synthesize``."""
+
+    text: str = Field(..., description="Text (or SSML) to speak")
+    emotion: str = Field("neutral", description="neutral happy angry sad fear hate surprise")
+    intensity: float = Field(1.0, ge=0.0, le=2.0)
+    voice: str = Field("", description="Voice name; empty: the default")
+    format: Literal["url", "base64", "wav"] = "url"
+    sample_rate: int | None = Field(  # bounded: a negative rate was a 500 (schemathesis)
+        None, ge=8000, le=48000, description="Output rate; empty: the model's"
+    )
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+
+
+class SynthesizeResult(BaseModel):
+    """Answer of ``POST /api/synthesize`` for ``url`` and ``base64``."""
+
+    url: str | None = None
+    id: str | None = None
+    expires_in: float | None = None
+    audio_base64: str | None = None
+    media_type: str = "audio/wav"
+    sample_rate: int
+    duration: float
+    voice: str
+    emotion: str
+
+
+def check_text(state, text: str) -> str:  # noqa: ANN001
+    """Non-empty and within the configured length."""
+    text = text.strip()
+    if not text:
+        raise ApiError(400, "empty_text", "text is empty")
+    limit = state.config.security.max_text_chars
+    if len(text) > limit:
+        raise ApiError(
+            413, "text_too_long", f"text has {len(text)} characters; the limit is {limit}"
+        )
+    return text
+
+
+async def synthesize(services: Services, text: str, style: Style, voice: str | None) -> Audio:
+    """Run the synthesizer on the worker pool, mapping its errors to API errors."""
+    try:
+        return await services.run("synthesize", services.synthesizer.synthesize, text, style, voice)
+    except UnknownVoiceError as exc:
+        raise ApiError(400, "unknown_voice", str(exc)) from None
+    except SSMLError as exc:
+        raise ApiError(400, "bad_ssml", str(exc)) from None
+
+
+def make_style(emotion: str, intensity: float, speed: float = 1.0) -> Style:
+    """A :class:`Style`, or a 400 naming the bad value."""
+    try:
+        return Style(emotion=parse_emotion(emotion), intensity=intensity, rate=speed)
+    except UnknownEmotionError as exc:
+        raise ApiError(400, "unknown_emotion", str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(400, "bad_style", str(exc)) from None
+
+
+@router.get("/api/voices", tags=["tts"])
+async def voices(request: Request) -> dict:
+    """Available voices (default first) and emotions."""
+    services = require_services(request)
+    return {
+        "voices": [v.__dict__ for v in services.synthesizer.voices()],
+        "emotions": [e.value for e in Emotion],
+        "sample_rate": services.synthesizer.sample_rate,
+    }
+
+
+@router.post("/api/synthesize", tags=["tts"], response_model=SynthesizeResult)
+async def api_synthesize(body: SynthesizeRequest, request: Request) -> Response | SynthesizeResult:
+    """Speak ``text``; return a download URL, base64 WAV, or the WAV itself."""
+    state = engine_state(request)
+    services = require_services(request)
+    text = check_text(state, body.text)
+    style = make_style(body.emotion, body.intensity, body.speed)
+    audio = await synthesize(services, text, style, body.voice or None)
+    wav = audio.to_wav_bytes(body.sample_rate)
+    rate = body.sample_rate or audio.sample_rate
+    voices = services.synthesizer.voices()
+    voice = body.voice or (voices[0].name if voices else "")
+    if body.format == "wav":
+        return Response(wav, media_type="audio/wav")
+    common: dict[str, Any] = dict(
+        sample_rate=rate,
+        duration=round(audio.duration, 3),
+        voice=voice,
+        emotion=style.emotion.value,
+    )
+    if body.format == "base64":
+        return SynthesizeResult(audio_base64=base64.b64encode(wav).decode(), **common)
+    item = state.downloads.put(wav, "audio/wav")
+    base = state.config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    return SynthesizeResult(
+        url=f"{base}/download/{item.id}", id=item.id, expires_in=state.downloads.ttl_s, **common
+    )
+
+
+@public_router.get("/download/{file_id}", tags=["tts"])
+async def download(file_id: str, request: Request) -> FileResponse:
+    """A synthesized file by its opaque id (404 once expired)."""
+    item = engine_state(request).downloads.get(file_id)
+    if item is None:
+        raise ApiError(404, "not_found", "no such file (unknown or expired id)")
+    return FileResponse(
+        item.path, media_type=item.media_type, filename=f"tingshuo-{file_id[:8]}.wav"
+    )
+
+
+# ---- OpenAI-compatible ----
+
+_INSTRUCTION_WORDS: dict[Emotion, tuple[str, ...]] = {
+    Emotion.HAPPY: ("happ", "cheer", "joy", "glad", "excite", "开心", "高兴", "愉快"),
+    Emotion.ANGRY: ("angr", "anger", "furious", "生气", "愤怒"),
+    Emotion.SAD: ("sad", "sorrow", "melanchol", "难过", "悲伤", "伤心"),
+    Emotion.FEAR: ("fear", "afraid", "scared", "害怕", "恐惧"),
+    Emotion.HATE: ("disgust", "hate", "厌恶", "讨厌"),
+    Emotion.SURPRISE: ("surpris", "astonish", "惊讶", "吃惊"),
+    Emotion.NEUTRAL: ("neutral", "calm", "平静", "中性"),
+}
+
+
+def emotion_from_instructions(text: str) -> Emotion:
+    """The emotion an OpenAI ``instructions`` string asks for (first match), else neutral."""
+    lowered = text.lower()
+    best: tuple[int, Emotion] | None = None
+    for emotion, words in _INSTRUCTION_WORDS.items():
+        for w in words:
+            m = re.search(re.escape(w), lowered)
+            if m and (best is None or m.start() < best[0]):
+                best = (m.start(), emotion)
+    return best[1] if best else Emotion.NEUTRAL
+
+
+class SpeechRequest(BaseModel):
+    """OpenAI ``POST /v1/audio/speech`` body."""
+
+    model: str = "tingshuo"
+    input: str
+    voice: str = ""
+    response_format: str = "wav"
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+    instructions: str = ""
+
+
+@router.post("/v1/audio/speech", tags=["openai"])
+async def openai_speech(body: SpeechRequest, request: Request) -> Response:
+    """OpenAI-compatible speech: ``wav`` or raw ``pcm`` (24 kHz s16le, as OpenAI's)."""
+    state = engine_state(request)
+    services = require_services(request)
+    if body.response_format not in ("wav", "pcm"):
+        raise ApiError(
+            400, "unsupported_format", f"response_format {body.response_format!r}: use wav or pcm"
+        )
+    text = check_text(state, body.input)
+    names = {v.name for v in services.synthesizer.voices()}
+    voice = body.voice if body.voice in names else None  # OpenAI names (alloy…) → default voice
+    style = make_style(emotion_from_instructions(body.instructions), 1.0, body.speed)
+    audio = await synthesize(services, text, style, voice)
+    if body.response_format == "pcm":
+        return Response(audio.resample(24000).to_pcm16(), media_type="audio/pcm")
+    return Response(audio.to_wav_bytes(), media_type="audio/wav")

