@@ -14,6 +14,25 @@ class WhisperConfig:
     cpu_threads: int = 2
     beam_size: int = 5
     language: str = "zh"
+    # temperature fallback (Whisper paper): re-decode at these temperatures when the text is
+    # too repetitive / unsure. (0.0,) = plain deterministic decoding, as the recipe measured.
+    temperatures: tuple[float, ...] = (0.0,)
+    vad_filter: bool = False  # faster-whisper's Silero VAD before decoding (offline transcribe)
+    suppress_blank: bool = True
+    initial_prompt: str = ""  # off: a Chinese prompt can come back as the transcript
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Thresholds of the hallucination / repetition guard (defaults from the Whisper paper)."""
+
+    compression_ratio_threshold: float = 2.4
+    logprob_threshold: float = -1.0
+    no_speech_threshold: float = 0.6
+    max_unit_chars: int = 24  # longest repeated unit looked for
+    min_repeats: int = 4  # a unit (≥2 chars) repeated this often in a row is a loop
+    min_repeats_single: int = 8  # a single character repeated this often (哈哈哈哈 is speech)
+    keep_repeats: int = 1  # copies of the unit kept when a loop is truncated
 
 
 @dataclass(frozen=True)
@@ -27,7 +46,8 @@ class ParaformerConfig:
     chunk_size: tuple[int, int, int] = (0, 10, 5)  # 600 ms chunks, 300 ms look-ahead
     encoder_chunk_look_back: int = 4
     decoder_chunk_look_back: int = 1
-    hotwords: str = ""
+    hotwords: str = ""  # SeacoParaformer hotwords, space separated (per-call ones are added)
+    ncpu: int = 2  # torch threads
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,9 @@ class EndpointConfig:
     pre_roll_ms: int = 300  # audio kept from before the speech onset
     max_utterance_s: float = 20.0  # force an endpoint after this long
     partial_interval_ms: int = 600  # Whisper: re-decode the open utterance at most this often
+    # Whisper: after this much trailing silence decode the utterance early, so when the
+    # hangover confirms the endpoint the final reuses that decode (0 = off)
+    prefetch_silence_ms: int = 200
 
 
 @dataclass(frozen=True)
@@ -48,7 +71,8 @@ class ASRConfig:
     """Which recognizer to use and how."""
 
     backend: str = "whisper"  # whisper | paraformer
-    itn: bool = False
+    itn: bool = False  # inverse text normalisation (numbers, dates, money) by default
     whisper: WhisperConfig = field(default_factory=WhisperConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
     paraformer: ParaformerConfig = field(default_factory=ParaformerConfig)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)

@@ -1,0 +1,102 @@
+"""``tingshuo transcribe FILES... [--backend NAME] [--json] [--itn] [--hotwords W]``.
+
+Each file is read with soundfile (wav/flac/ogg, and mp3 with libsndfile ≥ 1.1). A file that
+cannot be read, is empty or fails to decode gets a one-line error on stderr and the others
+still run; the exit status is 1 when any file failed. With several files a tqdm progress bar
+goes to stderr. ``--json`` prints one JSON object per file (JSON Lines) on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from asr.base import ModelNotFoundError, Recognizer, Transcript
+from asr.factory import UnknownBackendError, build_recognizer
+from engine.audio import AudioFormatError, read_audio
+from engine.cli import get_config
+
+log = logging.getLogger(__name__)
+
+
+def transcript_json(path: str, transcript: Transcript, duration: float) -> str:
+    """One JSON object for a file: ``file``, ``text``, ``segments``, ``duration``, ``flags``."""
+    return json.dumps(
+        {
+            "file": path,
+            "text": transcript.text,
+            "segments": [asdict(s) for s in transcript.segments],
+            "language": transcript.language,
+            "duration": round(duration, 3),
+            "flags": list(transcript.flags),
+        },
+        ensure_ascii=False,
+    )
+
+
+def _transcribe_one(
+    recognizer: Recognizer, path: str, *, itn: bool, hotwords: str
+) -> tuple[Transcript, float]:
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise AudioFormatError(f"audio {path} is empty (0 bytes)")
+    audio = read_audio(path)
+    if audio.duration == 0:
+        raise AudioFormatError(f"audio {path} is empty")
+    return recognizer.transcribe(audio, itn=itn, hotwords=hotwords), audio.duration
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--backend", default=None, help="Recognizer: whisper (default) or paraformer.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file (JSON Lines).")
+@click.option("--itn", is_flag=True, help="Digits for spoken numbers, dates, money.")
+@click.option("--hotwords", default="", help="Words to favour (space separated; Paraformer).")
+@click.pass_context
+def transcribe(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    backend: str | None,
+    as_json: bool,
+    itn: bool,
+    hotwords: str,
+) -> None:
+    """Transcribe Mandarin audio FILES to text."""
+    config = get_config(ctx)
+    try:
+        recognizer = build_recognizer(config, backend)
+    except UnknownBackendError as exc:
+        raise click.BadParameter(str(exc), param_hint="--backend") from None
+    except ModelNotFoundError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(2)
+        return
+    from tqdm import tqdm
+
+    failed = 0
+    bar = tqdm(files, unit="file", file=sys.stderr, disable=len(files) < 2, leave=False)
+    for path in bar:
+        try:
+            transcript, duration = _transcribe_one(recognizer, path, itn=itn, hotwords=hotwords)
+        except (AudioFormatError, OSError) as exc:
+            failed += 1
+            bar.write(f"error: {path}: {exc}", file=sys.stderr)
+            continue
+        except Exception as exc:  # one bad file must not stop the batch
+            failed += 1
+            log.debug("transcribe failed", exc_info=True)
+            bar.write(f"error: {path}: recognition failed: {exc}", file=sys.stderr)
+            continue
+        if as_json:
+            line = transcript_json(path, transcript, duration)
+        else:
+            line = f"{path}\t{transcript.text}" if len(files) > 1 else transcript.text
+        bar.write(line, file=sys.stdout)
+    bar.close()
+    if failed:
+        click.echo(f"{failed} of {len(files)} file(s) failed", err=True)
+        ctx.exit(1)

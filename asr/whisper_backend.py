@@ -1,0 +1,184 @@
+"""The default recognizer: Whisper base (CTranslate2) through faster-whisper, fully offline.
+
+Decoding follows the measured recipe (../shared/recipes/offline-models.md): int8 on CPU,
+language ``zh``, beam 5, temperature 0, no timestamps, no conditioning on previous text and
+no Chinese initial prompt. Output is converted to Simplified characters (OpenCC t2s) and passed
+through :mod:`asr.guards` (repetition loops, text hallucinated on noise or music).
+Streaming re-decodes the open utterance at most every ``partial_interval_ms`` of new audio.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from asr.base import ASR_SAMPLE_RATE, Segment, Transcript
+from asr.config import ASRConfig
+from asr.guards import DecodedSegment, guard_segments
+from asr.streaming import VadRecognizerStream
+from asr.textproc import finish_transcript, to_simplified
+from engine.audio import Audio
+
+log = logging.getLogger(__name__)
+
+MIN_DECODE_S = 0.1  # shorter audio is returned as empty text without running the model
+MIN_PARTIAL_S = 1.0  # no partial before this much utterance audio (pre-roll included);
+# Whisper rarely returns text for less, and every decode costs a full 30 s window
+PARTIAL_BUSY_FACTOR = 1.5  # partial spacing ≥ this × the last partial's decode time
+
+
+class WhisperRecognizer:
+    """Whisper base recognizer; thread-safe for concurrent ``transcribe`` calls."""
+
+    name = "whisper"
+
+    def __init__(
+        self,
+        model_dir: Path,
+        config: ASRConfig,
+        punctuate: Callable[[str], str] | None = None,
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        # faster-whisper logs every call at INFO ("Processing audio with duration …")
+        logging.getLogger("faster_whisper").setLevel(max(log.getEffectiveLevel(), logging.WARNING))
+
+        self.config = config
+        self.model_dir = Path(model_dir)
+        self._punctuate = punctuate
+        wc = config.whisper
+        self._model = WhisperModel(
+            str(self.model_dir),
+            device="cpu",
+            compute_type=wc.compute_type,
+            cpu_threads=wc.cpu_threads,
+            local_files_only=True,
+        )
+
+    # ---- offline -------------------------------------------------------------------------
+
+    def decode_samples(
+        self, samples: np.ndarray, *, hotwords: str = "", vad_filter: bool = False
+    ) -> Transcript:
+        """Recognise 16 kHz float32 samples: guarded, Simplified, no ITN/punctuation."""
+        if len(samples) < MIN_DECODE_S * ASR_SAMPLE_RATE:
+            return Transcript("")
+        wc = self.config.whisper
+        temps = wc.temperatures or (0.0,)
+        segments, _info = self._model.transcribe(
+            samples,
+            language=wc.language,
+            beam_size=wc.beam_size,
+            temperature=list(temps) if len(temps) > 1 else temps[0],
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            initial_prompt=wc.initial_prompt or None,
+            hotwords=hotwords or None,
+            suppress_blank=wc.suppress_blank,
+            compression_ratio_threshold=self.config.guard.compression_ratio_threshold,
+            log_prob_threshold=self.config.guard.logprob_threshold,
+            no_speech_threshold=self.config.guard.no_speech_threshold,
+            vad_filter=vad_filter,
+        )
+        decoded = [
+            DecodedSegment(
+                start=float(s.start),
+                end=float(s.end),
+                text=to_simplified(s.text),
+                avg_logprob=float(s.avg_logprob),
+                no_speech_prob=float(s.no_speech_prob),
+            )
+            for s in segments
+        ]
+        prompt = " ".join(p for p in (wc.initial_prompt, hotwords) if p)
+        kept, flags = guard_segments(decoded, self.config.guard, prompt=prompt)
+        if flags:
+            log.info("whisper guard: %s", ", ".join(flags))
+        return Transcript(
+            text="".join(s.text for s in kept).strip(),
+            segments=tuple(Segment(s.start, s.end, s.text) for s in kept),
+            language=wc.language,
+            flags=flags,
+        )
+
+    def transcribe(self, audio: Audio, *, itn: bool = False, hotwords: str = "") -> Transcript:
+        """Recognise a whole recording (any sample rate)."""
+        samples = audio.resample(ASR_SAMPLE_RATE).samples
+        raw = self.decode_samples(
+            samples, hotwords=hotwords, vad_filter=self.config.whisper.vad_filter
+        )
+        return finish_transcript(raw, itn=itn or self.config.itn, punctuate=self._punctuate)
+
+    # ---- streaming -----------------------------------------------------------------------
+
+    def create_stream(self, *, itn: bool | None = None, hotwords: str = "") -> VadRecognizerStream:
+        """A new VAD-endpointed stream re-decoding the open utterance for partials.
+
+        ``itn`` (default ``asr.itn``) and ``hotwords`` apply to this stream's final results.
+        """
+        interval = int(self.config.endpoint.partial_interval_ms * ASR_SAMPLE_RATE / 1000)
+        use_itn = self.config.itn if itn is None else itn
+        return VadRecognizerStream(
+            lambda: _WhisperUtterance(self, interval, hotwords),
+            self.config.endpoint,
+            postprocess=lambda t: finish_transcript(t, itn=use_itn, punctuate=self._punctuate),
+        )
+
+
+class _WhisperUtterance:
+    """Rate-limited re-decoding of one open utterance.
+
+    A partial is due after ``partial_interval_ms`` of new audio, or after
+    ``PARTIAL_BUSY_FACTOR`` × the last partial's decode time when that is longer, so on a
+    slow or busy CPU partial decoding never takes more than ~2/3 of real time and cannot
+    pile up in front of the final result. Until a partial has produced text the plain
+    interval applies, so every utterance with speech gets its first partial promptly.
+
+    Prefetch: once ``prefetch_silence_ms`` of trailing silence follow speech that the last
+    decode has not seen, the utterance is decoded at once; if the hangover then confirms the
+    endpoint with no new speech, the final result reuses that decode instead of running the
+    model again, so end-of-speech → final costs the hangover, not hangover + decode.
+    """
+
+    def __init__(
+        self, recognizer: WhisperRecognizer, interval_samples: int, hotwords: str = ""
+    ) -> None:
+        self._rec = recognizer
+        self._hotwords = hotwords
+        self._interval = max(1, interval_samples)
+        ep = recognizer.config.endpoint
+        self._prefetch = int(ep.prefetch_silence_ms * ASR_SAMPLE_RATE / 1000)
+        self._decoded_at = 0
+        self._decoded: Transcript | None = None
+        self._last_cost = 0  # samples of real time the last partial decode took
+
+    def partial_due(self, n_samples: int, trailing_silence: int = 0) -> bool:
+        if n_samples < MIN_PARTIAL_S * ASR_SAMPLE_RATE:
+            return False
+        voiced_end = n_samples - trailing_silence
+        if self._prefetch and trailing_silence >= self._prefetch and self._decoded_at < voiced_end:
+            return True
+        spacing = self._interval
+        if self._decoded is not None and self._decoded.text:
+            spacing = max(spacing, int(PARTIAL_BUSY_FACTOR * self._last_cost))
+        return n_samples - self._decoded_at >= spacing
+
+    def partial(self, samples: np.ndarray) -> str:
+        start = time.perf_counter()
+        self._decoded = self._rec.decode_samples(samples, hotwords=self._hotwords)
+        self._decoded_at = len(samples)
+        self._last_cost = int((time.perf_counter() - start) * ASR_SAMPLE_RATE)
+        return finish_transcript(self._decoded).text  # spacing/punctuation forms as finals
+
+    def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
+        if (
+            self._decoded is not None
+            and speech_samples is not None
+            and self._decoded_at >= speech_samples
+        ):
+            return self._decoded  # the last decode already covered all the speech
+        return self._rec.decode_samples(samples, hotwords=self._hotwords)

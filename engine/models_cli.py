@@ -1,0 +1,42 @@
+"""``tingshuo models``: which recognition and synthesis backends are ready, and where."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from engine.cli import get_config
+
+
+def _tts_rows(config: object) -> list[dict]:
+    """TTS backend rows when the tts package provides them (built in parallel)."""
+    try:
+        from tts.factory import backend_status
+    except ImportError:
+        return []
+    try:
+        return [{"kind": "tts", **row} for row in backend_status(config)]
+    except Exception as exc:  # a broken TTS status must not hide the ASR rows
+        return [{"kind": "tts", "name": "?", "ready": False, "where": "", "detail": str(exc)}]
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per backend.")
+@click.pass_context
+def models(ctx: click.Context, as_json: bool) -> None:
+    """List speech recognition and synthesis backends, where their weights are, and readiness."""
+    from asr.factory import backend_status
+
+    config = get_config(ctx)
+    rows = [{"kind": "asr", **row} for row in backend_status(config)] + _tts_rows(config)
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+            continue
+        mark = "ready" if row["ready"] else "missing"
+        default = config.asr.backend if row["kind"] == "asr" else getattr(config.tts, "backend", "")
+        star = "*" if row["name"] == default else " "
+        click.echo(f"{row['kind']:3} {star}{row['name']:<11} {mark:<8} {row['where'] or '-'}")
+        if row["detail"]:
+            click.echo(f"{'':17}{row['detail']}")
