@@ -93,6 +93,12 @@ def main(argv: list[str] | None = None) -> None:
         help="run emotions other than neutral on the first N sentences only (0: all); "
         "neutral on the same N is reported beside them",
     )
+    ap.add_argument(
+        "--judge",
+        choices=("auto", "asr", "direct"),
+        default="auto",
+        help="Whisper through asr.factory, or faster-whisper directly (same settings)",
+    )
     ap.add_argument("--skip-first-audio", action="store_true")
     ap.add_argument("--skip-demo", action="store_true", help="skip sentences.txt")
     ap.add_argument("--compare-voices", type=int, default=0, metavar="N")
@@ -159,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         f"first segment {synth.plan(text100)[0].text!r}"
     )
 
-    judge, judge_desc = build_judge(config)
+    judge, judge_desc = build_judge(config, args.judge)
     say()
     say(f"Judge: {judge_desc}")
     csmsc = _read_sentences(eval_dir / "csmsc_test.txt")[: args.sentences]

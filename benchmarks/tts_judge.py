@@ -57,17 +57,23 @@ def corpus_cer(pairs: list[tuple[str, str]]) -> float:
     return float(jiwer.cer(refs, hyps))
 
 
-def build_judge(config: EngineConfig) -> tuple[Callable[[Audio], str], str]:
-    """A function audio → transcript, and a description of which path it uses."""
-    try:
-        from asr.factory import build_recognizer
+def build_judge(config: EngineConfig, path: str = "auto") -> tuple[Callable[[Audio], str], str]:
+    """A function audio → transcript, and a description of which path it uses.
 
-        recognizer = build_recognizer(config, "whisper")
-        return (lambda audio: recognizer.transcribe(audio.resample(ASR_RATE)).text), (
-            "asr.factory.build_recognizer(config, 'whisper')"
-        )
-    except ImportError:
-        pass
+    ``path``: ``asr`` (the project's recognizer), ``direct`` (faster-whisper with the same
+    settings), or ``auto`` (asr when importable).
+    """
+    if path in ("asr", "auto"):
+        try:
+            from asr.factory import build_recognizer
+
+            recognizer = build_recognizer(config, "whisper")
+            return (lambda audio: recognizer.transcribe(audio.resample(ASR_RATE)).text), (
+                "asr.factory.build_recognizer(config, 'whisper')"
+            )
+        except ImportError:
+            if path == "asr":
+                raise
     model_dir = Path(config.asr.whisper.model_dir or cache_root(config) / "models" / "whisper-base")
     if not (model_dir / "model.bin").is_file():
         raise RuntimeError(
