@@ -99,6 +99,14 @@ def main(argv: list[str] | None = None) -> None:
         default="auto",
         help="Whisper through asr.factory, or faster-whisper directly (same settings)",
     )
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override, e.g. tts.kokoro.speed=0.9 (repeatable)",
+    )
     ap.add_argument("--skip-first-audio", action="store_true")
     ap.add_argument("--skip-demo", action="store_true", help="skip sentences.txt")
     ap.add_argument("--compare-voices", type=int, default=0, metavar="N")
@@ -113,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     from benchmarks.tts_judge import build_judge, corpus_cer
     from tts.factory import build_synthesizer
 
-    config = load_config(overrides=["tts.cache.enabled=false"])
+    config = load_config(overrides=["tts.cache.enabled=false", *args.overrides])
     eval_dir = shared_dir() / "eval" / "tts-text"
     lines: list[str] = []
 
@@ -146,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     say()
     say(
         f"Model load + warm-up: {time.perf_counter() - t0:.2f} s; threads={config.tts.kokoro.threads}, "
-        f"parallel_segments={config.tts.parallel_segments}"
+        f"parallel_segments={config.tts.parallel_segments}, speed={config.tts.kokoro.speed}"
     )
     voice = synth.resolve_voice(args.voice)
 
