@@ -101,3 +101,11 @@ def test_sambert_backend_absent_is_explained(run, tmp_path: Path) -> None:  # no
         str(tmp_path / "x.wav"),
     )
     assert res.exit_code != 0 and "sambert" in res.output and "missing" in res.output
+
+
+@pytest.mark.slow
+def test_say_streams_raw_pcm_to_stdout(run) -> None:  # noqa: ANN001
+    res = run("say", "你好。再见。", "-o", "-", "--sample-rate", "16000")
+    assert res.exit_code == 0
+    data = res.stdout_bytes
+    assert len(data) % 2 == 0 and len(data) > 2 * 16000 * 0.5
