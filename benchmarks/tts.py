@@ -263,7 +263,8 @@ def main(argv: list[str] | None = None) -> None:
     say()
     say(
         f"Load average at end {load_after[0]:.2f} / {load_after[1]:.2f} / {load_after[2]:.2f}. "
-        "CER normalisation: NFKC, OpenCC t2s, punctuation/whitespace removed (jiwer, corpus level)."
+        "CER normalisation (reference and hypothesis alike): NFKC, OpenCC t2s, numbers spelled "
+        "out by tts.textnorm, punctuation/whitespace removed; jiwer, corpus level."
     )
 
 

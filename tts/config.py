@@ -12,7 +12,9 @@ class KokoroConfig:
     model_dir: str = ""  # empty: assemble into <cache>/models/kokoro
     threads: int = 2  # onnxruntime intra-op threads
     voice: str = "jf_gongitsune"  # most intelligible for Mandarin (benchmarks/results/tts.md)
-    speed: float = 1.0  # the voice's base speaking rate (Kokoro's own `speed` input)
+    # base speaking rate (Kokoro's `speed` input); 0.9 was more intelligible than 1.0 in the
+    # Whisper round trip (benchmarks/results/tts.md)
+    speed: float = 0.9
 
 
 @dataclass(frozen=True)
