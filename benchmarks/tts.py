@@ -159,19 +159,16 @@ def main(argv: list[str] | None = None) -> None:
     voice = synth.resolve_voice(args.voice)
 
     text100 = "".join(_read_sentences(eval_dir / "csmsc_test.txt"))[:100]
-    runs = [
-        asyncio.run(_first_audio(synth, text100)) for _ in range(0 if args.skip_first_audio else 5)
-    ]
-    if not runs:
-        runs = [(float("nan"), float("nan"))]
-    firsts, cpus = [w for w, _ in runs], [c for _, c in runs]
-    say()
-    say(
-        f"## Time to first audio (100-character text, stream): median {statistics.median(firsts):.3f} s "
-        f"wall, {statistics.median(cpus):.3f} s process CPU time "
-        f"(wall runs: {', '.join(f'{x:.3f}' for x in firsts)}; load {os.getloadavg()[0]:.2f}); "
-        f"first segment {synth.plan(text100)[0].text!r}"
-    )
+    if not args.skip_first_audio:
+        runs = [asyncio.run(_first_audio(synth, text100)) for _ in range(5)]
+        firsts, cpus = [w for w, _ in runs], [c for _, c in runs]
+        say()
+        say(
+            f"## Time to first audio (100-character text, stream): median "
+            f"{statistics.median(firsts):.3f} s wall, {statistics.median(cpus):.3f} s process CPU "
+            f"time (wall runs: {', '.join(f'{x:.3f}' for x in firsts)}; load "
+            f"{os.getloadavg()[0]:.2f}); first segment {synth.plan(text100)[0].text!r}"
+        )
 
     judge, judge_desc = build_judge(config, args.judge)
     say()
