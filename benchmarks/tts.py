@@ -107,6 +107,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="KEY=VALUE",
         help="config override, e.g. tts.kokoro.speed=0.9 (repeatable)",
     )
+    ap.add_argument(
+        "--rtf-only",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only measure RTF afresh on the first N CSMSC sentences per emotion (no judge)",
+    )
     ap.add_argument("--skip-first-audio", action="store_true")
     ap.add_argument("--skip-demo", action="store_true", help="skip sentences.txt")
     ap.add_argument("--compare-voices", type=int, default=0, metavar="N")
@@ -169,6 +176,28 @@ def main(argv: list[str] | None = None) -> None:
             f"time (wall runs: {', '.join(f'{x:.3f}' for x in firsts)}; load "
             f"{os.getloadavg()[0]:.2f}); first segment {synth.plan(text100)[0].text!r}"
         )
+
+    if args.rtf_only:
+        texts = _read_sentences(eval_dir / "csmsc_test.txt")[: args.rtf_only]
+        say()
+        say(
+            f"## RTF on the first {len(texts)} CSMSC sentences (fresh synthesis, emotion rendering on)"
+        )
+        say("| emotion | RTF (wall) | RTF (CPU time) | audio s | load (1 min) |")
+        say("|---|---|---|---|---|")
+        for emotion in [Emotion(e) for e in args.emotions.split(",") if e]:
+            wall = cpu = dur = 0.0
+            for text in texts:
+                t, c = time.perf_counter(), time.process_time()
+                audio = synth.synthesize(text, Style(emotion=emotion, intensity=1.0), voice)
+                wall += time.perf_counter() - t
+                cpu += time.process_time() - c
+                dur += audio.duration
+            say(
+                f"| {emotion} | {wall / dur:.3f} | {cpu / dur:.3f} | {dur:.0f} "
+                f"| {os.getloadavg()[0]:.2f} |"
+            )
+        return
 
     judge, judge_desc = build_judge(config, args.judge)
     say()
