@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         default="/tmp/tingshuo-tts-bench.jsonl",
         help="per-sentence results; a rerun skips what is already there (empty: off)",
     )
+    argv = sys.argv[1:] if argv is None else argv
     args = ap.parse_args(argv)
 
     from benchmarks.tts_judge import build_judge, corpus_cer
