@@ -209,6 +209,8 @@ def start_server(tts_cache: bool) -> tuple[subprocess.Popen, str]:
             **os.environ,
             "TINGSHUO_LOG_LEVEL": "WARNING",
             "TINGSHUO_SECURITY__IDLE_TIMEOUT_S": "300",
+            # replies repeat across turns: without this, TTS figures would be cache hits
+            "TINGSHUO_TTS__CACHE__ENABLED": "true" if tts_cache else "false",
         },
     )
     base = f"http://127.0.0.1:{port}"
