@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import click
 
@@ -41,6 +42,8 @@ def transcript_json(path: str, transcript: Transcript, duration: float) -> str:
 def _transcribe_one(
     recognizer: Recognizer, path: str, *, itn: bool, hotwords: str
 ) -> tuple[Transcript, float]:
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise AudioFormatError(f"audio {path} is empty (0 bytes)")
     audio = read_audio(path)
     if audio.duration == 0:
         raise AudioFormatError(f"audio {path} is empty")

@@ -134,7 +134,8 @@ def load_automodel(directory: Path, ncpu: int = 2) -> Any:
 
 def clean_text(text: str) -> str:
     """FunASR char output → plain text: no spaces between CJK characters, no <unk> marks."""
-    return _CJK_SPACE.sub("", text.replace("<unk>", "")).strip()
+    text = re.sub(r"\s+", " ", text.replace("<unk>", ""))
+    return _CJK_SPACE.sub("", text).strip()
 
 
 def load_punctuator(cfg: ParaformerConfig) -> Callable[[str], str]:

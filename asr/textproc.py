@@ -81,7 +81,8 @@ def _convert_number(match: re.Match[str], text: str) -> str:
     else:
         # digit strings: years (before 年), phone and account numbers (long runs); short runs
         # with no unit after them are usually words or idioms (三三两两, 一一)
-        if len(integer) < 5 and not after.startswith(_SINGLE_OK_AFTER):
+        quantity = bool(pct or frac) or after.startswith(_SINGLE_OK_AFTER)
+        if len(integer) < 5 and not quantity:
             return whole
         digits = "".join(_DIGIT_VALUE[c] for c in integer)
     if frac:
@@ -137,6 +138,14 @@ _CJK = r"[\u3400-\u9fff]"
 _HALF_PUNCT_NEAR_CJK = re.compile(rf"(?<={_CJK})[,?!:;]|[,?!:;](?={_CJK})")
 
 
+_CJK_SPACE = re.compile(rf"(?<={_CJK})\s+(?={_CJK})")
+
+
+def drop_cjk_spaces(text: str) -> str:
+    """Remove spaces between two Chinese characters (kept between Latin words)."""
+    return _CJK_SPACE.sub("", text)
+
+
 def fullwidth_punctuation(text: str) -> str:
     """ASCII ``, ? ! : ;`` next to Chinese characters → full-width forms (，？！：；)."""
     return _HALF_PUNCT_NEAR_CJK.sub(lambda m: _HALF_TO_FULL[m.group(0)], text)
@@ -155,10 +164,10 @@ def finish_transcript(
     """
 
     def seg_text(text: str) -> str:
-        text = fullwidth_punctuation(to_simplified(text))
+        text = drop_cjk_spaces(fullwidth_punctuation(to_simplified(text)))
         return inverse_normalize(text) if itn else text
 
-    text = fullwidth_punctuation(to_simplified(transcript.text))
+    text = drop_cjk_spaces(fullwidth_punctuation(to_simplified(transcript.text)))
     if punctuate is not None and text:
         text = punctuate(text)
     if itn:

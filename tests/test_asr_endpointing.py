@@ -1,0 +1,108 @@
+"""webrtcvad endpointing on real speech from ../shared/eval/asr-dev (no recognition model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asr.config import EndpointConfig
+from asr.endpointing import EndpointConfigError, Endpointer, Offset, Onset, UtteranceAudio
+from engine.audio import read_audio
+
+SR = 16000
+CLIP = "funasr_asr_example_zh.wav"  # 5.5 s of read speech
+
+
+@pytest.fixture(scope="module")
+def speech(asr_dev: Path) -> np.ndarray:
+    return read_audio(asr_dev / "wav" / CLIP, SR).samples
+
+
+def padded(speech: np.ndarray, before: float = 1.5, after: float = 1.5) -> np.ndarray:
+    return np.concatenate(
+        [np.zeros(int(before * SR), np.float32), speech, np.zeros(int(after * SR), np.float32)]
+    )
+
+
+def run(ep: Endpointer, signal: np.ndarray, chunk: int) -> list:
+    events = []
+    for i in range(0, len(signal), chunk):
+        events += ep.feed(signal[i : i + chunk])
+    return events + ep.flush()
+
+
+def kinds(events: list) -> list[str]:
+    return [type(e).__name__ for e in events if not isinstance(e, UtteranceAudio)]
+
+
+def test_one_utterance_between_silences(speech: np.ndarray) -> None:
+    events = run(Endpointer(EndpointConfig()), padded(speech), 320)
+    assert kinds(events) == ["Onset", "Offset"]
+    onset, offset = events[0], [e for e in events if isinstance(e, Offset)][0]
+    # speech starts after the 1.5 s of silence, pre-roll reaches back before it
+    assert 1.0 <= onset.start <= 2.0
+    assert 1.5 + 0.8 * len(speech) / SR < offset.speech_end <= 1.5 + len(speech) / SR + 0.05
+    assert offset.time - offset.speech_end == pytest.approx(0.6, abs=0.05)  # hangover
+    assert not offset.forced
+    audio = np.concatenate([e.samples for e in events if isinstance(e, UtteranceAudio)])
+    assert len(audio) / SR == pytest.approx(offset.time - onset.start, abs=0.03)
+
+
+def test_chunk_size_does_not_change_events(speech: np.ndarray) -> None:
+    signal = padded(speech)
+    reference = [
+        e
+        for e in run(Endpointer(EndpointConfig()), signal, 320)
+        if not isinstance(e, UtteranceAudio)
+    ]
+    for chunk in (7, 160, 333, 4801, len(signal)):
+        got = [
+            e
+            for e in run(Endpointer(EndpointConfig()), signal, chunk)
+            if not isinstance(e, UtteranceAudio)
+        ]
+        assert got == reference
+
+
+def test_silence_and_quiet_noise_open_nothing() -> None:
+    rng = np.random.default_rng(0)
+    assert run(Endpointer(EndpointConfig()), np.zeros(3 * SR, np.float32), 320) == []
+    quiet = rng.normal(0, 0.001, 3 * SR).astype(np.float32)
+    assert kinds(run(Endpointer(EndpointConfig(aggressiveness=3)), quiet, 320)) == []
+
+
+def test_max_utterance_forces_endpoints(speech: np.ndarray) -> None:
+    cfg = EndpointConfig(max_utterance_s=1.0)
+    events = run(Endpointer(cfg), padded(speech), 320)
+    offsets = [e for e in events if isinstance(e, Offset)]
+    assert len(offsets) >= 3
+    assert any(o.forced for o in offsets)
+    onsets = [e for e in events if isinstance(e, Onset)]
+    assert len(onsets) == len(offsets)
+
+
+def test_two_utterances_split_by_a_pause(speech: np.ndarray) -> None:
+    signal = np.concatenate([padded(speech, 0.5, 1.0), speech, np.zeros(SR, np.float32)])
+    assert kinds(run(Endpointer(EndpointConfig()), signal, 320)) == ["Onset", "Offset"] * 2
+
+
+def test_longer_hangover_bridges_the_pause(speech: np.ndarray) -> None:
+    signal = np.concatenate([padded(speech, 0.5, 1.0), speech, np.zeros(2 * SR, np.float32)])
+    cfg = EndpointConfig(min_silence_ms=1500)
+    assert kinds(run(Endpointer(cfg), signal, 320)) == ["Onset", "Offset"]
+
+
+def test_flush_closes_open_utterance(speech: np.ndarray) -> None:
+    ep = Endpointer(EndpointConfig())
+    events = ep.feed(padded(speech, 1.0, 0.0))
+    assert ep.in_speech and kinds(events) == ["Onset"]
+    assert kinds(ep.flush()) == ["Offset"]
+    assert not ep.in_speech
+
+
+@pytest.mark.parametrize("cfg", [EndpointConfig(frame_ms=25), EndpointConfig(aggressiveness=4)])
+def test_bad_config_is_rejected(cfg: EndpointConfig) -> None:
+    with pytest.raises(EndpointConfigError):
+        Endpointer(cfg)
