@@ -10,8 +10,6 @@ session with a reason.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import tempfile
 from collections.abc import AsyncIterator
@@ -25,6 +23,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from engine.config import EngineConfig, cache_root
 from engine.downloads import DownloadStore
 from engine.jobs import JobStore
+from engine.security.errors import SecurityError
+from engine.security.guard import Guard
+from engine.security.guard import install as install_security
 from engine.services import Services
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,16 @@ class EngineState:
         root = cache_root(config)
         self._tmp = tempfile.TemporaryDirectory(prefix="tingshuo-dl-")
         self.downloads = DownloadStore(Path(self._tmp.name), config.server.download_ttl_s)
-        self.jobs = JobStore(
-            Path(config.server.jobs_db) if config.server.jobs_db else root / "jobs.sqlite3"
-        )
+        if config.redis_url:  # replicas share jobs, queue and results
+            from engine.scaleout.redis_jobs import RedisJobStore
+
+            self.jobs: Any = RedisJobStore(config.redis_url, root / "jobs-redis-results")
+        else:
+            self.jobs = JobStore(
+                Path(config.server.jobs_db) if config.server.jobs_db else root / "jobs.sqlite3"
+            )
         self.job_runner: Any = None
+        self.guard = Guard(config)  # auth, rate limits, caps (engine/security/guard.py)
 
     @property
     def ready(self) -> bool:
@@ -64,11 +71,11 @@ class EngineState:
 
     def authorize(self, key: str) -> bool:
         """Whether an API key or session token is accepted (any, when auth is off)."""
-        sec = self.config.security
-        if not sec.auth:
-            return True
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        return any(hmac.compare_digest(digest, h) for h in sec.api_key_hashes)
+        try:
+            self.guard.authn.authenticate(key)
+        except SecurityError:
+            return False
+        return True
 
     async def drain(self, timeout_s: float | None = None) -> None:
         """Stop accepting sessions; let replies finish within the timeout; close all sessions."""
@@ -93,6 +100,7 @@ class EngineState:
         if self.services is not None:
             await self.services.close()
         self.jobs.close()
+        await self.guard.close()
         self.downloads.clear()
         self._tmp.cleanup()
 
@@ -138,6 +146,7 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
         redoc_url=None,  # /openapi.json and every page the engine serves is self-contained
     )
     app.state.engine = state
+    install_security(app, state.guard)  # SecurityError -> JSON, body-size cap, POST /api/token
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -169,6 +178,7 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
 
     for module in (http_tts, http_asr, http_jobs, api_emotion, ws_dialog, ws_asr, webui):
         app.include_router(module.router)
+    app.include_router(http_tts.public_router)  # /download/{id}: capability URLs
     return app
 
 
@@ -185,16 +195,15 @@ def require_services(request: Any) -> Services:
     return state.services
 
 
-def check_api_key(request: Request) -> None:
-    """HTTP auth: ``Authorization: Bearer KEY`` or ``X-API-Key`` when auth is on."""
-    state = engine_state(request)
-    if not state.config.security.auth:
-        return
-    header = request.headers.get("authorization", "")
-    key = (
-        header[7:].strip()
-        if header.lower().startswith("bearer ")
-        else request.headers.get("x-api-key", "")
-    )
-    if not key or not state.authorize(key):
-        raise ApiError(401, "unauthorized", "missing or invalid API key")
+async def check_api_key(request: Request) -> None:
+    """HTTP auth (``Authorization: Bearer KEY|TOKEN`` or ``X-API-Key``) and request rate limits.
+
+    Raises :class:`~engine.security.errors.SecurityError` (401 auth.*, 429 rate.requests).
+    """
+    await engine_state(request).guard.check_http(request)
+
+
+async def check_address_rate(request: Request) -> None:
+    """Per-address request limit only (for routes that need no key, such as downloads)."""
+    guard = engine_state(request).guard
+    await guard.limiter.check_request("anonymous", guard.client_ip(request))

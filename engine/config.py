@@ -68,6 +68,19 @@ class SecurityConfig:
     session_timeout_s: float = 3600.0
     http_requests_per_min: int = 600
     audio_seconds_per_min: float = 600.0
+    # --- added by the security area (engine/security/) ---
+    token_secret: str = (
+        ""  # HMAC key for browser tokens; empty: random per process (set it when scaled out)
+    )
+    token_ttl_s: float = 300.0  # lifetime of a token from POST /api/token
+    http_requests_per_min_per_ip: int = 1200  # per client address, all keys together
+    audio_seconds_per_min_per_ip: float = 1200.0
+    max_sessions_per_key: int = 16  # concurrent WebSocket sessions per key (0: no limit)
+    max_sessions_per_ip: int = 16  # concurrent WebSocket sessions per address (0: no limit)
+    max_frame_bytes: int = 192_000  # one binary audio frame (2 s of 48 kHz PCM16)
+    trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
+    allow_private_webhooks: bool = False  # with auth on, refuse webhooks to private/loopback hosts
+    model_timeout_s: float = 60.0  # a model call (or synthesis chunk) taking longer fails (0: none)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ class JobRequest(BaseModel):
     emotion: str = "neutral"
     intensity: float = Field(1.0, ge=0.0, le=2.0)
     voice: str = ""
-    sample_rate: int | None = None
+    sample_rate: int | None = Field(None, ge=8000, le=48000)  # a bad rate would fail the job
     webhook_url: str = Field("", description="POSTed the job's outcome when it ends")
 
 
@@ -77,18 +77,34 @@ class JobRunner:
             self.tasks.append(asyncio.create_task(self._work(), name=f"jobs-{i}"))
 
     def submit(self, job_id: str, base_url: str) -> None:
-        """Queue a stored job."""
+        """Queue a stored job (in the shared Redis queue when the store has one)."""
+        enqueue = getattr(self.state.jobs, "enqueue", None)
+        if enqueue is not None:
+            enqueue(job_id, base_url)
+            return
         self.queue.put_nowait((job_id, base_url))
+
+    async def _next(self) -> tuple[str, str]:
+        claim = getattr(self.state.jobs, "claim", None)  # engine/scaleout/redis_jobs.py
+        if claim is None:
+            return await self.queue.get()
+        while (item := await asyncio.to_thread(claim)) is None:
+            await asyncio.sleep(0.5)
+        return item
 
     async def _work(self) -> None:
         while True:
-            job_id, base = await self.queue.get()
+            job_id, base = await self._next()
             try:
                 await self._run(job_id, base)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("job %s crashed", job_id)
+            finally:
+                finish = getattr(self.state.jobs, "finish", None)
+                if finish is not None:
+                    finish(job_id)
 
     async def _run(self, job_id: str, base: str) -> None:
         store, services = self.state.jobs, self.state.services
@@ -160,6 +176,12 @@ async def create_job(body: JobRequest, request: Request) -> dict[str, Any]:
     style = make_style(body.emotion, body.intensity)
     if body.webhook_url and not body.webhook_url.startswith(("http://", "https://")):
         raise ApiError(400, "bad_webhook", "webhook_url must be an http(s) URL")
+    if body.webhook_url:  # no requests into the engine's own network (docs/security.md)
+        from engine.security.webhooks import check_webhook_url
+
+        sec = state.config.security
+        allow = sec.allow_private_webhooks or not sec.auth
+        await asyncio.to_thread(check_webhook_url, body.webhook_url, allow)
     params = {
         "text": text,
         "emotion": style.emotion.value,

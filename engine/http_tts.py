@@ -10,13 +10,22 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from engine.app import ApiError, check_api_key, engine_state, require_services
+from engine.app import (
+    ApiError,
+    check_address_rate,
+    check_api_key,
+    engine_state,
+    require_services,
+)
 from engine.audio import Audio
 from engine.emotions import Emotion, UnknownEmotionError, parse_emotion
 from engine.services import Services
 from tts.base import SSMLError, Style, UnknownVoiceError
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
+# Download URLs are capabilities (192-bit random ids that expire), so an <audio src> works
+# without a key; they are still rate-limited per address (docs/security.md).
+public_router = APIRouter(dependencies=[Depends(check_address_rate)])
 
 
 class SynthesizeRequest(BaseModel):
@@ -27,7 +36,9 @@ class SynthesizeRequest(BaseModel):
     intensity: float = Field(1.0, ge=0.0, le=2.0)
     voice: str = Field("", description="Voice name; empty: the default")
     format: Literal["url", "base64", "wav"] = "url"
-    sample_rate: int | None = Field(None, description="Output rate; empty: the model's")
+    sample_rate: int | None = Field(  # bounded: a negative rate was a 500 (schemathesis)
+        None, ge=8000, le=48000, description="Output rate; empty: the model's"
+    )
     speed: float = Field(1.0, ge=0.25, le=4.0)
 
 
@@ -118,7 +129,7 @@ async def api_synthesize(body: SynthesizeRequest, request: Request) -> Response 
     )
 
 
-@router.get("/download/{file_id}", tags=["tts"])
+@public_router.get("/download/{file_id}", tags=["tts"])
 async def download(file_id: str, request: Request) -> FileResponse:
     """A synthesized file by its opaque id (404 once expired)."""
     item = engine_state(request).downloads.get(file_id)

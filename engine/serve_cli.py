@@ -62,15 +62,20 @@ def serve(ctx: click.Context, host: str | None, port: int | None, config_path: s
         config.server, host=host or config.server.host, port=port or config.server.port
     )
     config = dataclasses.replace(config, server=server_cfg)
-    loopback = server_cfg.host in ("127.0.0.1", "localhost", "::1")
-    if not config.security.auth:
-        if not loopback:
-            raise click.UsageError(
-                f"refusing to serve on {server_cfg.host} without auth; set security.auth=true "
-                "and security.api_key_hashes, or bind 127.0.0.1"
-            )
-        log.warning("auth is OFF (loopback bind %s only)", server_cfg.host)
+    from engine.security.auth import check_bind_policy
+    from engine.security.errors import InsecureConfigError
+    from engine.security.redact import install_redaction
+
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:  # auth may be off only on a loopback bind (logged); on with no keys is refused
+        check_bind_policy(server_cfg.host, config.security.auth, config.security.api_key_hashes)
+    except InsecureConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     click.echo(
         f"tingshuo: loading models, then serving on http://{server_cfg.host}:{server_cfg.port}/"
     )
-    build_server(config).run()
+    server = build_server(config)  # configures uvicorn's loggers; redact after that
+    install_redaction([config.security.token_secret, config.redis_url])  # no keys/tokens in logs
+    server.run()

@@ -26,6 +26,19 @@ from tts.base import Synthesizer
 log = logging.getLogger(__name__)
 
 
+def _resilient(config: EngineConfig, primary: Any, metrics: Metrics, given: dict) -> Any:
+    """Stream timeouts, and a circuit breaker to ``tts.fallback`` when one is configured."""
+    from engine.circuit import resilient_synthesizer
+
+    fallback = given.get("fallback_synthesizer")
+    if fallback is None and config.tts.fallback and config.tts.fallback != config.tts.backend:
+        from tts.factory import build_synthesizer
+
+        fallback = build_synthesizer(config, config.tts.fallback)
+    timeout = config.security.model_timeout_s
+    return resilient_synthesizer(primary, fallback, timeout, metrics.registry)
+
+
 @dataclass(frozen=True)
 class TranscribeRequest:
     """One offline transcription for the batcher."""
@@ -68,14 +81,18 @@ class Services:
         if bridge is None or policy is None:
             built_bridge, built_policy = build_dialog(config)
             bridge, policy = bridge or built_bridge, policy or built_policy
-        return cls(config, recognizer, synthesizer, bridge, policy)
+        services = cls(config, recognizer, synthesizer, bridge, policy)
+        services.synthesizer = _resilient(config, synthesizer, services.metrics, given)
+        return services
 
     def start(self) -> None:
         """Create the worker pool (inside the running event loop)."""
         if self.pool is None:
             self.metrics.watch_cache(self.synthesizer)
             srv = self.config.server
-            self.pool = WorkerPool(srv.workers, srv.max_pending, self.metrics)
+            self.pool = WorkerPool(
+                srv.workers, srv.max_pending, self.metrics, self.config.security.model_timeout_s
+            )
             self._batcher = Batcher(
                 self.pool, "transcribe", self._transcribe_batch, srv.max_batch, srv.max_wait_ms
             )

@@ -24,7 +24,10 @@ R = TypeVar("R")
 class WorkerPool:
     """A fixed thread pool for blocking model calls, with a bound on waiting calls."""
 
-    def __init__(self, workers: int, max_pending: int, metrics: Metrics) -> None:
+    def __init__(
+        self, workers: int, max_pending: int, metrics: Metrics, timeout_s: float = 0.0
+    ) -> None:
+        self.timeout_s = timeout_s  # a call running longer raises TimeoutError (0: no limit)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tingshuo-infer")
         self._slots = asyncio.Semaphore(max_pending) if max_pending > 0 else None
         self._pending = 0
@@ -52,7 +55,10 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
         try:
-            return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+            future = loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+            if self.timeout_s > 0:  # a hung model fails this call; its thread finishes later
+                return await asyncio.wait_for(future, self.timeout_s)
+            return await future
         finally:
             self.metrics.stage_seconds.labels(stage).observe(time.perf_counter() - t0)
 

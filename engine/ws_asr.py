@@ -14,6 +14,7 @@ from asr.base import ASR_SAMPLE_RATE, FinalResult, PartialResult
 from engine.app import engine_state
 from engine.audio import Audio, resample
 from engine.protocol.funasr import AudioChunk, EndOfInput, FunASRError, FunASRProtocol, StreamConfig
+from engine.security.errors import SecurityError
 from engine.services import Services
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,26 @@ async def funasr(ws: WebSocket) -> None:
         return
     services = state.services
     assert services is not None  # ready implies loaded
-    proto = FunASRProtocol(max_frame_bytes=sec.max_ws_message_bytes)
+    guard, grant = state.guard, None
+    try:  # Origin + cap, then a key/token from headers or ?token= (docs/security.md)
+        guard.admit(ws)
+    except SecurityError as exc:
+        await ws.send_json(
+            {"is_end": True, "is_final": False, "error": exc.message, "code": exc.code}
+        )
+        await ws.close(exc.ws_close_code)
+        return
+    try:
+        grant = await guard.start_session(ws, guard.ws_credential(ws))
+    except SecurityError as exc:
+        guard.release()
+        await ws.send_json(
+            {"is_end": True, "is_final": False, "error": exc.message, "code": exc.code}
+        )
+        await ws.close(exc.ws_close_code)
+        return
+    clock = guard.clock()
+    proto = FunASRProtocol(max_frame_bytes=min(sec.max_ws_message_bytes, sec.max_frame_bytes))
     stream: _Stream | None = None
     state.asr_connections += 1
     metrics = services.metrics
@@ -110,9 +130,14 @@ async def funasr(ws: WebSocket) -> None:
     try:
         while True:
             try:
-                message = await asyncio.wait_for(ws.receive(), sec.idle_timeout_s or None)
+                message = await asyncio.wait_for(ws.receive(), clock.wait_s())
             except TimeoutError:
+                err = clock.expired_error()
+                await ws.send_json(
+                    {"is_end": True, "is_final": False, "error": err.message, "code": err.code}
+                )
                 break
+            clock.touch()
             if message["type"] == "websocket.disconnect":
                 break
             if message.get("bytes") is not None:
@@ -124,6 +149,19 @@ async def funasr(ws: WebSocket) -> None:
                 if isinstance(cmd, StreamConfig):
                     stream = _Stream(services, proto, cmd)
                 elif isinstance(cmd, AudioChunk) and stream is not None:
+                    try:
+                        await grant.meter.add(cmd.samples.size / cmd.sample_rate)
+                    except SecurityError as exc:  # rate.audio
+                        await ws.send_json(
+                            {
+                                "is_end": True,
+                                "is_final": False,
+                                "error": exc.message,
+                                "code": exc.code,
+                            }
+                        )
+                        fatal = True
+                        break
                     await stream.feed(cmd)
                 elif isinstance(cmd, EndOfInput) and stream is not None:
                     try:
@@ -146,6 +184,8 @@ async def funasr(ws: WebSocket) -> None:
         log.exception("funasr connection failed")
     finally:
         state.asr_connections -= 1
+        guard.release()
+        await guard.end_session(grant)
         metrics.active_sessions.labels("asr").dec()
         if stream is not None and stream.rec is not None:
             stream.rec.reset()

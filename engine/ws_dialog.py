@@ -16,12 +16,14 @@ from engine.events import (
     SHUTTING_DOWN,
     UNAUTHORIZED,
     UNKNOWN_VOICE,
+    AudioIn,
     ErrorEvent,
     ReplyAudio,
     SessionClose,
     SessionStart,
 )
 from engine.protocol.dialog import DialogServerProtocol
+from engine.security.errors import SecurityError
 from engine.session import Session
 
 log = logging.getLogger(__name__)
@@ -86,34 +88,44 @@ async def dialog(ws: WebSocket) -> None:
     await ws.accept()
     proto = DialogServerProtocol(max_frame_bytes=sec.max_ws_message_bytes)
 
-    async def reject(code: str, message: str) -> None:
+    async def reject(code: str, message: str, close_code: int | None = None) -> None:
         await _send(ws, proto.serialize(ErrorEvent(code, message, fatal=True)))
-        await ws.close(1008 if code == UNAUTHORIZED else 1013)
+        await ws.close(close_code or (1008 if code == UNAUTHORIZED else 1013))
 
     if not state.ready:
         await reject(SHUTTING_DOWN, "the engine is not ready (loading or shutting down)")
         return
-    if len(state.sessions) >= sec.max_sessions:
-        await reject("overloaded", f"too many sessions (max {sec.max_sessions})")
+    guard, grant, clock = state.guard, None, state.guard.clock()
+    try:
+        guard.admit(ws)  # Origin allowlist + connection cap (docs/security.md)
+    except SecurityError as exc:
+        await reject(exc.code, exc.message, exc.ws_close_code)
         return
     session: Session | None = None
     writer: asyncio.Task[None] | None = None
     state.dialog_connections += 1
     try:
         while True:
-            timeout = sec.idle_timeout_s if sec.idle_timeout_s > 0 else None
             try:
-                message = await _receive(ws, session, timeout)
+                message = await _receive(ws, session, clock.wait_s())
             except TimeoutError:
+                err = clock.expired_error()  # timeout.idle or timeout.session
                 if session is not None:
-                    await session.close("idle timeout")
+                    await session.out.put(ErrorEvent(err.code, err.message, True), force=True)
+                    await session.close(err.code)
                 else:
-                    await reject("idle_timeout", "no session.start in time")
+                    await reject(err.code, err.message, err.ws_close_code)
                 break
+            clock.touch()
             if message is None or message["type"] == "websocket.disconnect":
                 break
             if message.get("bytes") is not None:
-                events = proto.receive_bytes(message["bytes"])
+                try:
+                    guard.sizes.check_frame(message["bytes"])
+                except SecurityError as exc:  # limit.frame_size: dropped, session goes on
+                    events = [ErrorEvent(exc.code, exc.message)]
+                else:
+                    events = proto.receive_bytes(message["bytes"])
             else:
                 events = proto.receive_text(message.get("text") or "")
             for event in events:
@@ -128,8 +140,10 @@ async def dialog(ws: WebSocket) -> None:
                             await ws.close(1008)
                             return
                 elif isinstance(event, SessionStart):
-                    if not state.authorize(event.token):
-                        await reject(UNAUTHORIZED, "missing or invalid token")
+                    try:  # auth.* / rate.sessions
+                        grant = await guard.start_session(ws, guard.ws_credential(ws, event.token))
+                    except SecurityError as exc:
+                        await reject(exc.code, exc.message, exc.ws_close_code)
                         return
                     problem = _check_voice(event.voice, state)
                     if problem:
@@ -141,6 +155,15 @@ async def dialog(ws: WebSocket) -> None:
                     writer = asyncio.create_task(_writer(ws, session, proto))
                     await session.open()
                 elif session is not None:
+                    if isinstance(event, AudioIn) and grant is not None:
+                        try:
+                            await grant.meter.add(event.samples.size / event.sample_rate)
+                        except SecurityError as exc:  # rate.audio
+                            await session.out.put(
+                                ErrorEvent(exc.code, exc.message, True), force=True
+                            )
+                            await session.close(exc.code)
+                            break
                     await session.handle(event)
                     if isinstance(event, SessionClose):
                         break
@@ -163,3 +186,5 @@ async def dialog(ws: WebSocket) -> None:
             with contextlib.suppress(Exception):
                 await ws.close(1001 if going_away else 1000)
         state.dialog_connections -= 1
+        guard.release()
+        await guard.end_session(grant)

@@ -25,6 +25,8 @@ class SambertConfig:
     model_dir: str = ""  # local dir, or a ModelScope id resolved with local_files_only
     voice: str = ""  # empty: the directory's first voice
     threads: int = 2
+    emotion_mode: str = "auto"  # tokens | prosody | auto (tokens for *_emo voices)
+    trust_pickle: bool = False  # allow full unpickling of checkpoints that are not tensor-only
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,10 @@ def build_synthesizer(config: EngineConfig, backend: str | None = None) -> Synth
         if config.tts.cache.dir
         else cache_root(config) / "synthesis"
     )
+    if config.redis_url:  # replicas share one cache (engine/scaleout/redis_cache.py)
+        from engine.scaleout.redis_cache import RedisSynthesisCache
+
+        return CachedSynthesizer(synth, RedisSynthesisCache(config.redis_url))  # type: ignore[arg-type]
     cache = SynthesisCache(cache_dir, max_bytes=config.tts.cache.max_bytes)
     return CachedSynthesizer(synth, cache)
 

@@ -116,6 +116,8 @@ def _load_json(text: str) -> dict[str, Any]:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProtocolError(BAD_MESSAGE, f"not valid JSON: {exc.msg}") from None
+    except RecursionError:  # found by tests/test_fuzz_protocol_dialog.py: "[" * 100000
+        raise ProtocolError(BAD_MESSAGE, "JSON nested too deeply") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
         raise ProtocolError(BAD_MESSAGE, "a message must be a JSON object with a string 'type'")
     return obj
@@ -304,7 +306,10 @@ class DialogClientProtocol:
         if cls is None:
             raise ProtocolError(BAD_MESSAGE, "unknown server message type")
         names = {f.name for f in fields(cls)}
-        event = cls(**{k: v for k, v in obj.items() if k in names})
+        try:
+            event = cls(**{k: v for k, v in obj.items() if k in names})
+        except TypeError:  # missing fields (found by the fuzz tests)
+            raise ProtocolError(BAD_MESSAGE, f"{cls.__name__} message lacks fields") from None
         if isinstance(event, SessionStarted):
             self.sample_rate_out = event.sample_rate_out
         return event

@@ -142,6 +142,8 @@ class FunASRProtocol:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             return [FunASRError(f"not valid JSON: {exc.msg}")]
+        except RecursionError:  # found by tests/test_fuzz_protocol_funasr.py
+            return [FunASRError("JSON nested too deeply")]
         if not isinstance(obj, dict):
             return [FunASRError("a control message must be a JSON object")]
         speaking = obj.get("is_speaking", True if "mode" in obj else None)

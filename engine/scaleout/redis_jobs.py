@@ -1,0 +1,191 @@
+"""The long-text job store and queue in Redis, shared by every engine replica.
+
+Same interface as ``engine.jobs.JobStore`` (``create``/``get``/``update``/``unfinished``/
+``result_path``/``close`` and the local results folder ``dir``), plus a shared queue:
+
+* ``enqueue(job_id, base_url)`` — any replica may run the job;
+* ``claim()`` — atomically take the oldest queued job and hold it under a lease of
+  ``lease_s`` seconds (extended on every progress update); jobs whose lease ran out (their
+  replica died) go back to the front of the queue first, so nothing is lost;
+* ``finish(job_id)`` — drop the lease.
+
+Jobs are Redis hashes (``<prefix>job:<id>``) that expire ``ttl_s`` after their last update;
+the finished WAV is stored in Redis too (``<prefix>wav:<id>``) so any replica can serve it,
+and is cached in the local ``dir`` on first download. Ids come from
+:func:`secrets.token_urlsafe` and are checked against a strict pattern before any file name is
+built from them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+JOB_ID = re.compile(r"^job_[A-Za-z0-9_-]{16,64}$")
+
+# KEYS: queue list, processing zset. ARGV: lease seconds.
+# Returns the claimed queue entry, or false.
+_CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, entry in ipairs(stale) do
+  redis.call('ZREM', KEYS[2], entry)
+  redis.call('LPUSH', KEYS[1], entry)
+end
+local entry = redis.call('LPOP', KEYS[1])
+if not entry then return false end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), entry)
+return entry
+"""
+
+_FIELDS = (
+    "id", "status", "params", "webhook", "created", "updated", "progress", "result",
+    "duration", "error", "webhook_status", "webhook_attempts",
+)  # fmt: skip
+_FLOATS = {"created", "updated", "progress", "duration"}
+
+
+class RedisJobStore:
+    """Jobs, their queue and their results in Redis."""
+
+    def __init__(
+        self,
+        url: str,
+        results_dir: str | Path,
+        prefix: str = "tingshuo:jobs:",
+        lease_s: float = 600.0,
+        ttl_s: int = 7 * 24 * 3600,
+        client: Any = None,
+    ) -> None:
+        import redis  # lazy: only when Redis is configured
+
+        self._redis = client or redis.Redis.from_url(
+            url, socket_timeout=5.0, socket_connect_timeout=2.0
+        )
+        self.prefix, self.lease_s, self.ttl_s = prefix, lease_s, ttl_s
+        self.dir = Path(results_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._queue, self._processing = prefix + "queue", prefix + "processing"
+        self._claim = self._redis.register_script(_CLAIM)
+        self._leases: dict[str, str] = {}  # job id -> queue entry held by this process
+
+    def _key(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    # ---- the JobStore interface ----
+    def create(self, params: dict[str, Any], webhook: str = "") -> Any:
+        """Store a queued job with an unguessable id (queue it with :meth:`enqueue`)."""
+        job_id = "job_" + secrets.token_urlsafe(18)
+        now = time.time()
+        fields = {
+            "id": job_id, "status": "queued", "params": json.dumps(params, ensure_ascii=False),
+            "webhook": webhook, "created": now, "updated": now, "progress": 0.0, "result": "",
+            "duration": 0.0, "error": "", "webhook_status": "", "webhook_attempts": 0,
+        }  # fmt: skip
+        with self._redis.pipeline() as pipe:
+            pipe.hset(self._key(job_id), mapping=fields)
+            pipe.expire(self._key(job_id), self.ttl_s)
+            pipe.execute()
+        job = self.get(job_id)
+        assert job is not None
+        return job
+
+    def get(self, job_id: str) -> Any:
+        """The job, or ``None`` (also for ids that are not job ids)."""
+        from engine.jobs import Job
+
+        if not isinstance(job_id, str) or not JOB_ID.match(job_id):
+            return None
+        raw = self._redis.hgetall(self._key(job_id))
+        if not raw:
+            return None
+        row = {k.decode(): v.decode() for k, v in raw.items()}
+        values: list[Any] = []
+        for name in _FIELDS:
+            value: Any = row.get(name, "")
+            if name == "params":
+                value = json.loads(value or "{}")
+            elif name in _FLOATS:
+                value = float(value or 0)
+            elif name == "webhook_attempts":
+                value = int(value or 0)
+            values.append(value)
+        return Job(*values)
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        """Set fields of one job; a ``done`` result's WAV is uploaded for every replica."""
+        fields["updated"] = time.time()
+        key = self._key(job_id)
+        with self._redis.pipeline() as pipe:
+            pipe.hset(key, mapping={k: _encode(v) for k, v in fields.items()})
+            pipe.expire(key, self.ttl_s)
+            if fields.get("status") == "done" and fields.get("result"):
+                data = (self.dir / fields["result"]).read_bytes()
+                pipe.set(f"{self.prefix}wav:{job_id}", data, ex=self.ttl_s)
+            entry = self._leases.get(job_id)
+            if entry is not None:  # progress: the job is alive, extend its lease
+                pipe.zadd(self._processing, {entry: time.time() + self.lease_s}, xx=True)
+            pipe.execute()
+
+    def unfinished(self) -> list[str]:
+        """Nothing to requeue locally: stale leases return to the shared queue in :meth:`claim`."""
+        return []
+
+    def result_path(self, job: Any) -> Path | None:
+        """The finished job's WAV, fetched from Redis into ``dir`` when not here yet."""
+        if job is None or job.status != "done" or not job.result or not JOB_ID.match(job.id):
+            return None
+        path = self.dir / f"{job.id}.wav"
+        if path.is_file():
+            return path
+        data = self._redis.get(f"{self.prefix}wav:{job.id}")
+        if data is None:
+            return None
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".part-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        return path
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._redis.close()
+
+    # ---- the shared queue ----
+    def enqueue(self, job_id: str, base_url: str = "") -> None:
+        """Queue a stored job for whichever replica claims it first."""
+        self._redis.rpush(self._queue, json.dumps([job_id, base_url]))
+
+    def claim(self) -> tuple[str, str] | None:
+        """The oldest queued job as ``(id, base_url)``, now leased to this process; or None."""
+        entry = self._claim(keys=[self._queue, self._processing], args=[self.lease_s])
+        if not entry:
+            return None
+        job_id, base = json.loads(entry)
+        self._leases[job_id] = entry.decode() if isinstance(entry, bytes) else entry
+        return job_id, base
+
+    def finish(self, job_id: str) -> None:
+        """Drop the lease of a job this process ran (whatever its outcome)."""
+        entry = self._leases.pop(job_id, None)
+        if entry is not None:
+            self._redis.zrem(self._processing, entry)
+
+    def queued(self) -> int:
+        """Jobs waiting in the shared queue."""
+        return int(self._redis.llen(self._queue))
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return int(value)
+    return value

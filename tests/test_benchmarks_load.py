@@ -1,0 +1,62 @@
+"""The load harness's client and report code on a running engine (model doubles, seconds)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from engine.fallback_dialog import EchoKnowledgePolicy, KeywordEmotionBridge
+from engine.paths import repo_root
+from engine.services import Services
+from tests.engine_doubles import ScriptedRecognizer, ToneSynthesizer
+from tests.engine_server import engine_test_config, running_server
+
+sys.path.insert(0, str(repo_root() / "benchmarks"))
+load_client = pytest.importorskip("load_client")
+load_report = pytest.importorskip("load_report")
+
+
+def test_sessions_on_real_speech_are_measured_and_reported(asr_dev, tmp_path) -> None:  # noqa: ANN001
+    clips = load_client.load_clips(asr_dev / "wav", max_seconds=2.0)
+    assert len(clips) >= 10 and all(c.seconds <= 2.0 for c in clips)
+    config = engine_test_config(warmup=False)
+    bridge = KeywordEmotionBridge()
+    services = Services(
+        config,
+        ScriptedRecognizer(["你好"] * 50),
+        ToneSynthesizer(),
+        bridge,
+        EchoKnowledgePolicy(bridge),
+    )
+    with running_server(config, services) as base:
+        url = base.replace("http", "ws") + "/v1/dialog"
+
+        async def main() -> list:
+            return await asyncio.gather(
+                *(load_client.run_session(url, clips[i], i, speed=4.0) for i in range(3))
+            )
+
+        results = asyncio.run(main())
+        bad = load_client.run_session("ws://127.0.0.1:9/v1/dialog", clips[0], 9)
+        refused = asyncio.run(bad)
+    assert all(r.ok for r in results), [r.error for r in results]
+    for r in results:
+        assert 0 < r.final_ms <= r.v2v_ms < 10_000 and r.reply_frames > 0
+        assert r.transcript == "你好"
+    assert not refused.ok and "Error" in refused.error
+    summary = load_client.summarize([*results, refused])
+    assert summary["sessions"] == 4 and summary["errors"] == 1
+    assert summary["v2v_p50_ms"] <= summary["v2v_p95_ms"]
+    rows = [load_client.result_row(r) for r in results]
+    assert load_report.write_csv(tmp_path / "s.csv", rows) == 3
+    steps = [{"clients": 1, **summary}, {"clients": 2, **summary}]
+    load_report.plot_capacity(steps, 4000, tmp_path / "c.png")
+    samples = [
+        {"t_s": t, "rss_mb": 100 + t, "fds": 20, "threads": 9, "phase": "sequential"}
+        for t in range(5)
+    ]
+    sessions = [{**row, "t_s": 1.0} for row in rows]
+    load_report.plot_soak(samples, sessions, tmp_path / "s.png")
+    assert (tmp_path / "c.png").stat().st_size > 5000 and (tmp_path / "s.png").stat().st_size > 5000

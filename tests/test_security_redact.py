@@ -1,0 +1,73 @@
+"""Logs never contain keys, tokens or secrets."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from engine.security.keys import generate_key
+from engine.security.redact import REDACTED, RedactingFilter, install_redaction, redact
+from engine.security.tokens import TokenSigner
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "key {key}",
+        "Authorization: Bearer {key}",
+        "headers={{'authorization': 'Bearer {key}'}}",
+        "x-api-key: {key}",
+        '{{"api_key": "{key}"}}',
+        "GET /v1/dialog?token={key}&x=1",
+        "session.start token={key}",
+    ],
+)
+def test_redact_removes_credentials(template: str) -> None:
+    key = generate_key()
+    token, _ = TokenSigner("secret-123", 60).issue("k")
+    creds = [key, token]
+    if template != "key {key}":  # a bare opaque string is only recognised by its context
+        creds.append("opaque-credential-7f3a")
+    for cred in creds:
+        text = template.format(key=cred)
+        out = redact(text)
+        assert cred not in out, out
+        assert REDACTED in out
+
+
+def test_redact_redis_password_and_registered_secret() -> None:
+    assert "hunter2" not in redact("connecting to redis://:hunter2@10.0.0.1:6379/0")
+    assert "hunter2" not in redact("redis://user:hunter2@host/0")
+    assert redact("plain text 你好", ["zzzsecretzzz"]) == "plain text 你好"
+    assert "zzzsecretzzz" not in redact("value zzzsecretzzz here", ["zzzsecretzzz"])
+
+
+def test_filter_on_handler_covers_args_exceptions_and_child_loggers() -> None:
+    key = generate_key()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    root = logging.getLogger("redact-test")
+    root.propagate = False
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        filt = install_redaction(["my-token-secret"], logger_names=["redact-test"])
+        assert isinstance(filt, RedactingFilter)
+        install_redaction(logger_names=["redact-test"])  # idempotent per handler
+        assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
+        child = logging.getLogger("redact-test.child")
+        child.info("client sent %s", key)
+        child.warning("secret is %s", "my-token-secret")
+        try:
+            raise ValueError(f"bad key {key}")
+        except ValueError:
+            child.exception("failed")
+        text = stream.getvalue()
+        assert key not in text
+        assert "my-token-secret" not in text
+        assert "ValueError" in text and "client sent" in text
+    finally:
+        root.removeHandler(handler)
