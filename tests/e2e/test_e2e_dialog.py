@@ -109,3 +109,53 @@ def test_barge_in_over_a_real_reply(engine, asr_dev) -> None:  # noqa: ANN001
         for e in later
         if getattr(e, "reply_id", None) == first_reply.reply_id and e is not interrupted
     ]
+
+
+def test_fused_emotion_picks_the_spoken_reply_emotion(engine, asr_dev) -> None:  # noqa: ANN001
+    """The trained bridge fuses speech and text; the reply is rendered in the mapped emotion."""
+    from dialog.base import UserEmotion
+    from dialog.bridge import TrainedBridge
+    from engine.emotions import Emotion
+
+    base, services = engine
+    assert isinstance(services.bridge, TrainedBridge), "the packaged bridge checkpoint did not load"
+    styles: list = []
+    real = services.synthesizer
+
+    class Recording:  # records the style every synthesis call is made with
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(real, name)
+
+        def stream(self, text, style=None, voice=None, executor=None):  # noqa: ANN001, ANN201
+            styles.append(style)
+            return real.stream(text, style, voice, executor)
+
+    async def main() -> DialogClient:
+        url = base.replace("http", "ws") + "/v1/dialog"
+        async with DialogClient(url, SessionStart(sample_rate_in=16000)) as client:
+            await client.stream(padded(asr_dev / "wav" / CLIP), realtime=False)
+            await client.wait_for(ReplyDone, 120)
+            return client
+
+    services.synthesizer = Recording()
+    try:
+        client = asyncio.run(main())
+    finally:
+        services.synthesizer = real
+    event = client.of(EmotionEvent)[0]
+    assert event.source == "fused"  # both the utterance audio and its transcript were used
+    assert abs(sum(event.distribution.values()) - 1.0) < 0.01
+    assert event.emotion == max(event.distribution, key=event.distribution.get)
+    user = UserEmotion(
+        Emotion(event.emotion),
+        event.confidence,
+        {Emotion(k): v for k, v in event.distribution.items()},
+        event.source,
+    )
+    chosen = services.bridge.reply_style(user)
+    reply = client.of(ReplyText)[0]
+    assert (reply.emotion, reply.intensity) == (str(chosen.emotion), chosen.intensity)
+    assert styles, "no synthesis call was made"
+    assert all(
+        (s.emotion, s.intensity) == (chosen.emotion, chosen.intensity) for s in styles
+    ), styles
