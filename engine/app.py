@@ -142,6 +142,8 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
         version="0.1.0",
         description="听说 — Mandarin voice dialogue engine: ASR → emotion bridge → TTS.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger/ReDoc pages pull their assets from a CDN; the schema is at
+        redoc_url=None,  # /openapi.json and every page the engine serves is self-contained
     )
     app.state.engine = state
     install_security(app, state.guard)  # SecurityError -> JSON, body-size cap, POST /api/token

@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class DialogClient:
         self.replies: dict[int, ReplyRecord] = {}
         self.on_event = on_event
         self.session: SessionStarted | None = None
-        self._ws = None
+        self._ws: Any = None  # websockets ClientConnection once entered
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self.closed: SessionClosed | None = None

@@ -90,9 +90,10 @@ def build_dialog(config: Any) -> tuple[EmotionBridge, ReplyPolicy]:
         from dialog.factory import build_bridge, build_policy
     except ImportError:
         log.warning("dialog.factory not available: using the keyword emotion rule and echo reply")
-        bridge = KeywordEmotionBridge()
-        return bridge, EchoKnowledgePolicy(bridge)
+        keywords = KeywordEmotionBridge()
+        return keywords, EchoKnowledgePolicy(keywords)
     policy = build_policy(config)
+    bridge: EmotionBridge
     try:
         bridge = build_bridge(config)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:  # CheckpointError and kin

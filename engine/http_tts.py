@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
@@ -110,10 +110,11 @@ async def api_synthesize(body: SynthesizeRequest, request: Request) -> Response 
     audio = await synthesize(services, text, style, body.voice or None)
     wav = audio.to_wav_bytes(body.sample_rate)
     rate = body.sample_rate or audio.sample_rate
-    voice = body.voice or (services.synthesizer.voices() or [None])[0].name  # type: ignore[union-attr]
+    voices = services.synthesizer.voices()
+    voice = body.voice or (voices[0].name if voices else "")
     if body.format == "wav":
         return Response(wav, media_type="audio/wav")
-    common = dict(
+    common: dict[str, Any] = dict(
         sample_rate=rate,
         duration=round(audio.duration, 3),
         voice=voice,

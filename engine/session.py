@@ -18,7 +18,14 @@ import time
 import uuid
 from collections.abc import Awaitable
 
-from asr.base import FinalResult, PartialResult, SpeechStarted, SpeechStopped, StreamEvent
+from asr.base import (
+    FinalResult,
+    PartialResult,
+    RecognizerStream,
+    SpeechStarted,
+    SpeechStopped,
+    StreamEvent,
+)
 from dialog.base import Reply, ReplyStyle, Turn, UserEmotion
 from engine.audio import float_to_pcm16, resample
 from engine.emotions import Emotion
@@ -67,7 +74,7 @@ class Session:
         self.closed = False
         self.close_reason = ""
         self.closed_event = asyncio.Event()
-        self._stream = None
+        self._stream: RecognizerStream | None = None
         self._starts: list[tuple[float, int]] = []  # (stream time, utterance id) of recent onsets
         self._rec_task: asyncio.Task[None] | None = None
         self._reply: ActiveReply | None = None

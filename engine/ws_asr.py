@@ -40,12 +40,18 @@ class _Stream:
             await self._results(events, last=False)
 
     async def _final_text(self, final: FinalResult) -> str:
-        if self.config.mode == "2pass" and (self.config.hotwords or self.config.itn):
+        """The utterance's final text; with hotwords the offline pass re-decodes it with them."""
+        if self.config.mode == "2pass" and self.config.hotwords:
             t = await self.services.transcribe(
                 final.audio, itn=self.config.itn, hotwords=self.config.hotwords
             )
             return t.text
-        return final.transcript.text
+        text = final.transcript.text
+        if self.config.itn and not self.services.config.asr.itn:
+            from asr.textproc import inverse_normalize
+
+            text = inverse_normalize(text)
+        return text
 
     async def _results(self, events: list, last: bool) -> None:  # noqa: ANN001
         finals = [e for e in events if isinstance(e, FinalResult)]
@@ -95,6 +101,8 @@ async def funasr(ws: WebSocket) -> None:
         await ws.send_json({"is_end": True, "is_final": False, "error": "engine not ready"})
         await ws.close(1013)
         return
+    services = state.services
+    assert services is not None  # ready implies loaded
     guard, grant = state.guard, None
     try:  # Origin + cap, then a key/token from headers or ?token= (docs/security.md)
         guard.admit(ws)
@@ -117,7 +125,7 @@ async def funasr(ws: WebSocket) -> None:
     proto = FunASRProtocol(max_frame_bytes=min(sec.max_ws_message_bytes, sec.max_frame_bytes))
     stream: _Stream | None = None
     state.asr_connections += 1
-    metrics = state.services.metrics
+    metrics = services.metrics
     metrics.active_sessions.labels("asr").inc()
     try:
         while True:
@@ -139,7 +147,7 @@ async def funasr(ws: WebSocket) -> None:
             fatal = False
             for cmd in commands:
                 if isinstance(cmd, StreamConfig):
-                    stream = _Stream(state.services, proto, cmd)
+                    stream = _Stream(services, proto, cmd)
                 elif isinstance(cmd, AudioChunk) and stream is not None:
                     try:
                         await grant.meter.add(cmd.samples.size / cmd.sample_rate)

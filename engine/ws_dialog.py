@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import MutableMapping
+from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -55,11 +57,13 @@ def _check_voice(session_voice: str, state) -> str:  # noqa: ANN001
     return ""
 
 
-async def _receive(ws: WebSocket, session: Session | None, timeout: float | None) -> dict | None:
+async def _receive(
+    ws: WebSocket, session: Session | None, timeout: float | None
+) -> MutableMapping[str, Any] | None:
     """The next client message; ``None`` when the session closed first (e.g. server drain)."""
-    if session is None:
-        return await asyncio.wait_for(ws.receive(), timeout)
     receive = asyncio.ensure_future(ws.receive())
+    if session is None:
+        return await asyncio.wait_for(receive, timeout)
     closed = asyncio.ensure_future(session.closed_event.wait())
     done, _ = await asyncio.wait(
         {receive, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
@@ -143,6 +147,7 @@ async def dialog(ws: WebSocket) -> None:
                     if problem:
                         await reject(UNKNOWN_VOICE, problem)
                         return
+                    assert state.services is not None  # ready implies loaded
                     session = Session(state.services, event)
                     state.sessions.add(session)
                     writer = asyncio.create_task(_writer(ws, session, proto))

@@ -48,6 +48,7 @@ class EnergyStream:
         self._start = 0.0
         self._pending: list[StreamEvent] = []
         self._since_partial = 0
+        self._n_partial = 0
         self._ended = False
 
     def accept_waveform(self, sample_rate: int, samples: np.ndarray) -> list[StreamEvent]:
@@ -65,9 +66,11 @@ class EnergyStream:
                 self._utt.append(frame)
                 self._quiet = 0 if loud else self._quiet + 1
                 self._since_partial += 1
-                if self._since_partial >= 15:
+                if self._since_partial >= 15:  # every 300 ms: a growing prefix of the text
                     self._since_partial = 0
-                    self._pending.append(PartialResult("…", self._t))
+                    self._n_partial += 1
+                    upcoming = self.texts[0] if self.texts else "…"
+                    self._pending.append(PartialResult(upcoming[: self._n_partial], self._t))
                 if self._quiet >= 15:
                     self._open = False
                     events.append(SpeechStopped(self._t))
@@ -77,6 +80,7 @@ class EnergyStream:
                 if self._speech >= 5:
                     self._open, self._quiet, self._start = True, 0, self._t - 0.1
                     self._utt = [frame]
+                    self._n_partial = 0
                     events.append(SpeechStarted(self._start))
         return events
 

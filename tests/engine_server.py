@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 
@@ -22,7 +24,11 @@ def free_port() -> int:
 
 
 def engine_test_config(**server: object) -> EngineConfig:
+    """Loopback on a free port, a fresh job database (no jobs resumed from other runs)."""
     config = EngineConfig()
+    server.setdefault(
+        "jobs_db", str(Path(tempfile.mkdtemp(prefix="tingshuo-jobs-")) / "jobs.sqlite3")
+    )
     srv = dataclasses.replace(config.server, host="127.0.0.1", port=free_port(), **server)
     return dataclasses.replace(config, server=srv, log_level="WARNING")
 

@@ -174,29 +174,45 @@ def test_dialog_socket_turn_and_protocol_errors(server: str) -> None:
     asyncio.run(main())
 
 
-def test_graceful_drain_closes_sessions_with_a_reason() -> None:
-    config = engine_test_config(warmup=False, shutdown_timeout_s=2.0)
+def test_graceful_drain_lets_the_reply_in_flight_finish_then_closes_with_a_reason() -> None:
+    config = engine_test_config(warmup=False, shutdown_timeout_s=5.0)
     bridge = KeywordEmotionBridge()
     services = Services(
-        config, ScriptedRecognizer([]), ToneSynthesizer(), bridge, EchoKnowledgePolicy(bridge)
+        config,
+        ScriptedRecognizer(["你好"]),
+        ToneSynthesizer(delay=1.0),
+        bridge,
+        EchoKnowledgePolicy(bridge),
     )
-    received: list[dict] = []
+    received: list[str] = []
+    replying = threading.Event()
 
-    async def client(url: str, opened: threading.Event) -> None:
+    async def client(url: str) -> None:
         async with websockets.connect(url) as ws:
             await ws.send(json.dumps({"type": "session.start"}))
-            received.append(json.loads(await ws.recv()))
-            opened.set()
-            async for msg in ws:
-                received.append(json.loads(msg))
+            audio = np.concatenate([speech_like(1.0), silence(0.6)])
+            for i in range(0, len(audio), 640):
+                await ws.send(float_to_pcm16(audio[i : i + 640]))
+            try:
+                async for msg in ws:
+                    if isinstance(msg, str):
+                        received.append(json.loads(msg)["type"])
+                        if received[-1] == "reply.text":
+                            replying.set()
+            except websockets.ConnectionClosed:
+                received.append("connection closed")
 
     with running_server(config, services) as base:
-        opened = threading.Event()
-        t = threading.Thread(
-            target=lambda: asyncio.run(client(base.replace("http", "ws") + "/v1/dialog", opened))
-        )
+        url = base.replace("http", "ws") + "/v1/dialog"
+        t = threading.Thread(target=lambda: asyncio.run(client(url)))
         t.start()
-        assert opened.wait(10)
-    t.join(10)
-    assert [m["type"] for m in received] == ["session.started", "session.closed"]
-    assert received[-1]["reason"] == "server shutting down"
+        assert replying.wait(20)
+        assert httpx.get(base + "/readyz").status_code == 200
+    # leaving the block shut the server down while the reply was being synthesized
+    t.join(20)
+    assert received[-3:] == ["reply.done", "session.closed", "connection closed"] or received[
+        -2:
+    ] == [
+        "reply.done",
+        "session.closed",
+    ], received

@@ -114,7 +114,7 @@ def decode_reply_audio(data: bytes, sample_rate: int) -> ReplyAudio:
 def _load_json(text: str) -> dict[str, Any]:
     try:
         obj = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise ProtocolError(BAD_MESSAGE, f"not valid JSON: {exc.msg}") from None
     except RecursionError:  # found by tests/test_fuzz_protocol_dialog.py: "[" * 100000
         raise ProtocolError(BAD_MESSAGE, "JSON nested too deeply") from None

@@ -81,3 +81,45 @@ def test_talk_page_shows_transcript_and_plays_reply(engine: str, asr_dev, tmp_pa
         assert state["audioFrames"] > 0 and state["playedMs"] > 0, state
     finally:
         driver.quit()
+
+
+def test_tts_page_plays_and_offers_a_download(engine: str) -> None:
+    import httpx
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--autoplay-policy=no-user-gesture-required",
+    ):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    try:
+        driver.get(engine + "/ui/tts.html")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not driver.find_elements(
+            By.CSS_SELECTOR, "#emotion option"
+        ):
+            time.sleep(0.2)
+        Select(driver.find_element(By.ID, "emotion")).select_by_value("happy")
+        driver.find_element(By.ID, "speak").click()
+        link = driver.find_element(By.ID, "download")
+        while time.monotonic() < deadline + 60 and not link.get_attribute("href").count(
+            "/download/"
+        ):
+            time.sleep(0.3)
+        href = link.get_attribute("href")
+        assert "/download/" in href, driver.find_element(By.ID, "status").text
+        assert "happy" in driver.find_element(By.ID, "status").text
+        wav = read_audio(httpx.get(href).content)
+        assert wav.duration > 1.0
+        assert driver.execute_script("return document.getElementById('player').src") == href
+    finally:
+        driver.quit()
