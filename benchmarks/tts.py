@@ -6,8 +6,9 @@
 Figures:
 - text-normalisation sentence accuracy on ../shared/eval/tts-text/textnorm_test_cases.txt;
 - time to first audio of a 100-character text through ``stream()`` (cache off, median of 3);
-- RTF (synthesis wall time / audio duration) of every synthesized sentence, per emotion,
-  emotion rendering on;
+- RTF (synthesis wall time / audio duration; also process CPU time / audio duration,
+  which is less sensitive to other load on a shared machine) of every synthesized
+  sentence, per emotion, emotion rendering on;
 - round-trip CER: each CSMSC test sentence synthesized (every emotion at intensity 1) and
   transcribed by the Whisper judge (benchmarks/tts_judge.py); plus the 15 sentences of
   sentences.txt (neutral);
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import statistics
@@ -28,6 +30,19 @@ from engine.config import load_config
 from engine.emotions import Emotion
 from engine.paths import shared_dir
 from tts.base import Style
+
+
+def _load_jsonl(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by an interrupted run
+        out[rec["key"]] = rec
+    return out
 
 
 def _read_sentences(path: Path) -> list[str]:
@@ -57,11 +72,12 @@ def textnorm_accuracy(path: Path) -> tuple[int, int, list[str]]:
     return ok, total, fails
 
 
-async def _first_audio(synth, text: str) -> float:  # noqa: ANN001
-    t0 = time.perf_counter()
+async def _first_audio(synth, text: str) -> tuple[float, float]:  # noqa: ANN001
+    """(wall seconds, process CPU seconds) until the first chunk arrives."""
+    t0, c0 = time.perf_counter(), time.process_time()
     async for _chunk in synth.stream(text, Style()):
-        return time.perf_counter() - t0
-    return float("nan")
+        return time.perf_counter() - t0, time.process_time() - c0
+    return float("nan"), float("nan")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,8 +85,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sentences", type=int, default=100, help="CSMSC sentences per emotion")
     ap.add_argument("--voice", default=None)
     ap.add_argument("--emotions", default=",".join(e.value for e in Emotion))
+    ap.add_argument(
+        "--emotion-sentences",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run emotions other than neutral on the first N sentences only (0: all); "
+        "neutral on the same N is reported beside them",
+    )
+    ap.add_argument("--skip-first-audio", action="store_true")
+    ap.add_argument("--skip-demo", action="store_true", help="skip sentences.txt")
     ap.add_argument("--compare-voices", type=int, default=0, metavar="N")
     ap.add_argument("--out", default="benchmarks/results/tts.md")
+    ap.add_argument(
+        "--jsonl",
+        default="/tmp/tingshuo-tts-bench.jsonl",
+        help="per-sentence results; a rerun skips what is already there (empty: off)",
+    )
     args = ap.parse_args(argv)
 
     from benchmarks.tts_judge import build_judge, corpus_cer
@@ -83,6 +114,10 @@ def main(argv: list[str] | None = None) -> None:
     def say(text: str = "") -> None:
         print(text, flush=True)
         lines.append(text)
+        if args.out:  # rewritten as we go: a long run leaves its figures so far
+            out = Path(args.out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     load_before = os.getloadavg()
     say("# TTS benchmark (kokoro)")
@@ -110,11 +145,18 @@ def main(argv: list[str] | None = None) -> None:
     voice = synth.resolve_voice(args.voice)
 
     text100 = "".join(_read_sentences(eval_dir / "csmsc_test.txt"))[:100]
-    firsts = [asyncio.run(_first_audio(synth, text100)) for _ in range(3)]
+    runs = [
+        asyncio.run(_first_audio(synth, text100)) for _ in range(0 if args.skip_first_audio else 5)
+    ]
+    if not runs:
+        runs = [(float("nan"), float("nan"))]
+    firsts, cpus = [w for w, _ in runs], [c for _, c in runs]
     say()
     say(
         f"## Time to first audio (100-character text, stream): median {statistics.median(firsts):.3f} s "
-        f"(runs: {', '.join(f'{x:.3f}' for x in firsts)})"
+        f"wall, {statistics.median(cpus):.3f} s process CPU time "
+        f"(wall runs: {', '.join(f'{x:.3f}' for x in firsts)}; load {os.getloadavg()[0]:.2f}); "
+        f"first segment {synth.plan(text100)[0].text!r}"
     )
 
     judge, judge_desc = build_judge(config)
@@ -123,49 +165,92 @@ def main(argv: list[str] | None = None) -> None:
     csmsc = _read_sentences(eval_dir / "csmsc_test.txt")[: args.sentences]
     emotions = [Emotion(e) for e in args.emotions.split(",") if e]
 
-    def round_trip(texts: list[str], style: Style, v: str) -> tuple[float, float, float]:
-        pairs, wall, dur = [], 0.0, 0.0
-        for text in texts:
-            t = time.perf_counter()
-            audio = synth.synthesize(text, style, v)
-            wall += time.perf_counter() - t
-            dur += audio.duration
-            pairs.append((text, judge(audio)))
-        return corpus_cer(pairs), wall / dur, dur
+    done = _load_jsonl(Path(args.jsonl)) if args.jsonl else {}
 
+    def round_trip(
+        texts: list[str], style: Style, v: str, tag: str
+    ) -> tuple[float, float, float, float]:
+        """Corpus CER, wall RTF, CPU RTF, audio seconds over ``texts`` (resumable)."""
+        pairs, wall, cpu, dur = [], 0.0, 0.0, 0.0
+        for i, text in enumerate(texts):
+            key = f"{tag}|{v}|{style.emotion}|{style.intensity}|{i}|{text}"
+            if key not in done:
+                t, c = time.perf_counter(), time.process_time()
+                audio = synth.synthesize(text, style, v)
+                rec = {
+                    "key": key,
+                    "wall": time.perf_counter() - t,
+                    "cpu": time.process_time() - c,
+                    "dur": audio.duration,
+                    "hyp": judge(audio),
+                    "load": os.getloadavg()[0],
+                }
+                done[key] = rec
+                print(f"  {tag} {style.emotion} {i + 1}/{len(texts)}: {rec['hyp']}", flush=True)
+                if args.jsonl:
+                    with open(args.jsonl, "a", encoding="utf-8") as sink:
+                        sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            rec = done[key]
+            wall, cpu, dur = wall + rec["wall"], cpu + rec["cpu"], dur + rec["dur"]
+            pairs.append((text, rec["hyp"]))
+        return corpus_cer(pairs), wall / dur, cpu / dur, dur
+
+    say()
+    say(f"## Round trip on {len(csmsc)} CSMSC test sentences, voice {voice}, intensity 1")
+    say("| emotion | CER % | RTF (wall) | RTF (CPU time) | audio s |")
+    say("|---|---|---|---|---|")
+    results = {}
+    n_emo = args.emotion_sentences or len(csmsc)
+    for emotion in emotions:
+        texts = csmsc if emotion is Emotion.NEUTRAL else csmsc[:n_emo]
+        c, rtf, cpu_rtf, dur = round_trip(
+            texts, Style(emotion=emotion, intensity=1.0), voice, "csmsc"
+        )
+        results[emotion] = c
+        say(
+            f"| {emotion} ({len(texts)} sentences) | {100 * c:.1f} | {rtf:.3f} | {cpu_rtf:.3f} "
+            f"| {dur:.0f} |"
+        )
+    if n_emo < len(csmsc) and Emotion.NEUTRAL in emotions:
+        say()
+        say(f"### Emotions against neutral on the same first {n_emo} sentences")
+        say("| emotion | CER % | Δ vs neutral (points) |")
+        say("|---|---|---|")
+        sub = {
+            e: round_trip(csmsc[:n_emo], Style(emotion=e, intensity=1.0), voice, "csmsc")[0]
+            for e in emotions
+        }
+        for e, c in sub.items():
+            say(f"| {e} | {100 * c:.1f} | {100 * (c - sub[Emotion.NEUTRAL]):+.1f} |")
+    else:
+        say()
+        say("| emotion | Δ CER vs neutral (points) |")
+        say("|---|---|")
+        for e, c in results.items():
+            say(f"| {e} | {100 * (c - results.get(Emotion.NEUTRAL, c)):+.1f} |")
+    if not args.skip_demo:
+        demo = _read_sentences(eval_dir / "sentences.txt")
+        c, rtf, cpu_rtf, dur = round_trip(demo, Style(), voice, "demo")
+        say()
+        say(
+            f"## sentences.txt ({len(demo)} sentences, neutral): CER {100 * c:.1f} %, "
+            f"RTF {rtf:.3f} (CPU time {cpu_rtf:.3f})"
+        )
     if args.compare_voices:
         say()
         say(f"## Voice choice: neutral CER on the first {args.compare_voices} CSMSC sentences")
         say("| voice | CER % |")
         say("|---|---|")
         for info in synth.voices():
-            c, _, _ = round_trip(csmsc[: args.compare_voices], Style(), info.name)
+            c, *_ = round_trip(csmsc[: args.compare_voices], Style(), info.name, "csmsc")
             say(f"| {info.name} | {100 * c:.1f} |")
 
-    say()
-    say(f"## Round trip on {len(csmsc)} CSMSC test sentences, voice {voice}, intensity 1")
-    say("| emotion | CER % | Δ vs neutral | RTF | audio s |")
-    say("|---|---|---|---|---|")
-    results = {}
-    for emotion in emotions:
-        c, rtf, dur = round_trip(csmsc, Style(emotion=emotion, intensity=1.0), voice)
-        results[emotion] = c
-        delta = 100 * (c - results.get(Emotion.NEUTRAL, c))
-        say(f"| {emotion} | {100 * c:.1f} | {delta:+.1f} | {rtf:.3f} | {dur:.0f} |")
-    demo = _read_sentences(eval_dir / "sentences.txt")
-    c, rtf, dur = round_trip(demo, Style(), voice)
-    say()
-    say(f"## sentences.txt ({len(demo)} sentences, neutral): CER {100 * c:.1f} %, RTF {rtf:.3f}")
     load_after = os.getloadavg()
     say()
     say(
         f"Load average at end {load_after[0]:.2f} / {load_after[1]:.2f} / {load_after[2]:.2f}. "
         "CER normalisation: NFKC, OpenCC t2s, punctuation/whitespace removed (jiwer, corpus level)."
     )
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

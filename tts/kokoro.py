@@ -65,6 +65,9 @@ def _session(path: Path, threads: int) -> Any:
             opts.intra_op_num_threads = max(1, threads)
             opts.inter_op_num_threads = 1
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # idle worker threads sleep instead of spinning: on a shared CPU, spinning
+            # steals the cores other sessions (and the ASR) need
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             _sessions[key] = ort.InferenceSession(
                 str(path), sess_options=opts, providers=["CPUExecutionProvider"]
             )
@@ -181,9 +184,10 @@ class KokoroSynthesizer(SegmentSynthesizer):
         return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
 
     def render_segment(self, text: str, voice: str, target: ProsodyTarget) -> np.ndarray:
-        """One normalised segment → 24 kHz samples at the target's speaking rate."""
+        """One normalised segment → 24 kHz samples at the explicit (style) speaking rate;
+        the emotion's rate change is left to the PSOLA stage."""
         phonemes = phonemize(text)
         if not re.search(r"\w", phonemes):
             return np.zeros(0, np.float32)
-        speed = float(np.clip(self.speed * target.rate, 0.5, 2.0))
+        speed = float(np.clip(self.speed * target.rate / target.emotion_rate, 0.5, 2.0))
         return self.render_phonemes(phonemes, voice, speed)

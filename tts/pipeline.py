@@ -123,7 +123,7 @@ class SegmentSynthesizer:
     name: str = ""
     sample_rate: int = 24000
     model_version: str = ""
-    renders_rate: bool = False  # render_segment applies target.rate itself
+    renders_rate: bool = False  # render_segment applies the explicit style rate itself
 
     def __init__(
         self,
@@ -184,7 +184,7 @@ class SegmentSynthesizer:
         else:
             target = target_for(st.emotion, 0.0, st.rate, st.pitch, st.volume)
         samples = self.render_segment(segment.text, voice, target)
-        samples = render(samples, self.sample_rate, target, rate_done=self.renders_rate)
+        samples = render(samples, self.sample_rate, target, style_rate_done=self.renders_rate)
         sr = self.sample_rate
         before = np.zeros(sr * segment.pause_before_ms // 1000, np.float32)
         after = np.zeros(sr * segment.pause_after_ms // 1000, np.float32)
@@ -222,9 +222,9 @@ class SegmentSynthesizer:
     ) -> AsyncIterator[Audio]:
         """Yield audio per segment as soon as it is ready (model work in ``executor``).
 
-        Up to ``parallel_segments`` segments are in flight, so later ones are computed
-        while the consumer plays the first; closing the generator early (barge-in)
-        cancels what has not started.
+        The first segment is computed alone; after it, up to ``parallel_segments`` are in
+        flight, so later ones are computed while the consumer plays the earlier ones.
+        Closing the generator early (barge-in) cancels what has not started.
         """
         name = self.resolve_voice(voice)
         segments = self.plan(text, style)
@@ -232,13 +232,14 @@ class SegmentSynthesizer:
         pending: collections.deque[asyncio.Future[Audio]] = collections.deque()
         upcoming = iter(segments)
         try:
-            for seg in itertools.islice(upcoming, self.parallel_segments):
-                pending.append(loop.run_in_executor(executor, self.segment_audio, seg, name))
+            first = next(upcoming, None)
+            if first is not None:  # the first segment runs alone: fastest first audio
+                pending.append(loop.run_in_executor(executor, self.segment_audio, first, name))
             while pending:
                 audio = await pending.popleft()
-                nxt = next(upcoming, None)
-                if nxt is not None:
-                    pending.append(loop.run_in_executor(executor, self.segment_audio, nxt, name))
+                # then keep up to ``parallel_segments`` in flight while the consumer plays
+                for seg in itertools.islice(upcoming, self.parallel_segments - len(pending)):
+                    pending.append(loop.run_in_executor(executor, self.segment_audio, seg, name))
                 yield audio
         finally:
             for fut in pending:

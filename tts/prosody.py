@@ -1,10 +1,10 @@
 """Emotion rendering by prosody: speech rate, pitch level, pitch range, energy, pauses.
 
 Backends without emotion tokens (Kokoro) render the canonical emotions with the table
-below. Rate goes to the model's own speed control when it has one (Kokoro's ``speed``
-input — no signal processing artefacts); pitch level, pitch range and (for backends
-without a speed input) duration are changed with Praat's PSOLA resynthesis through
-praat-parselmouth (``To Manipulation`` → pitch tier / duration tier → overlap-add).
+below. Pitch level, pitch range and the emotion's speech-rate change are made with
+Praat's PSOLA resynthesis through praat-parselmouth (``To Manipulation`` → pitch tier /
+duration tier → overlap-add); an explicit rate (``Style.rate``, SSML ``<prosody rate>``)
+goes to the model's own speed control when it has one.
 Energy is a gain in dB, followed by a soft limiter that keeps the signal below full scale.
 
 The table's directions follow the cue patterns in the literature (details and the
@@ -77,6 +77,7 @@ PITCH_FLOOR_HZ = 75.0
 PITCH_CEILING_HZ = 600.0
 PSOLA_TIME_STEP_S = 0.01
 _praat_lock = threading.Lock()
+PRAAT_SEED = 20240917
 LIMIT_KNEE = 0.8  # soft limiter: samples above this are compressed towards full scale
 
 
@@ -84,7 +85,8 @@ LIMIT_KNEE = 0.8  # soft limiter: samples above this are compressed towards full
 class ProsodyTarget:
     """Resolved prosody for one piece of speech (emotion × intensity × explicit style)."""
 
-    rate: float = 1.0
+    rate: float = 1.0  # explicit (style) rate × emotion rate
+    emotion_rate: float = 1.0  # the emotion's share of ``rate``
     pitch_st: float = 0.0
     pitch_range: float = 1.0
     gain_db: float = 0.0
@@ -109,6 +111,7 @@ def target_for(
     vol_db = 20 * math.log10(volume) if volume > 0 else -120.0
     return ProsodyTarget(
         rate=rate * row.rate**k,
+        emotion_rate=row.rate**k,
         pitch_st=pitch + row.pitch_st * k,
         pitch_range=row.pitch_range**k,
         gain_db=row.energy_db * k + vol_db,
@@ -140,20 +143,32 @@ def _psola_locked(parselmouth, call, samples, sr, target, stretch) -> np.ndarray
         dur = call("Create DurationTier", "dur", 0, sound.duration)
         call(dur, "Add point", 0, stretch)
         call([manip, dur], "Replace duration tier")
-    out = call(manip, "Get resynthesis (overlap-add)")
+    # Praat fills unvoiced stretches with randomly placed pulses: seed its generator so a
+    # text always renders to the same samples (cacheable, testable), then reseed it
+    # unpredictably for any other Praat user in the process.
+    from parselmouth.praat import run
+
+    run(f"random_initializeWithSeedUnsafelyButPredictably ({PRAAT_SEED})")
+    try:
+        out = call(manip, "Get resynthesis (overlap-add)")
+    finally:
+        run("random_initializeSafelyAndUnpredictably ()")
     return np.asarray(out.values[0], dtype=np.float32)
 
 
 def render(
-    samples: np.ndarray, sample_rate: int, target: ProsodyTarget, rate_done: bool = True
+    samples: np.ndarray, sample_rate: int, target: ProsodyTarget, style_rate_done: bool = True
 ) -> np.ndarray:
     """Apply ``target`` to one synthesized segment.
 
-    ``rate_done``: the backend already rendered ``target.rate`` (Kokoro's speed input);
-    otherwise the duration is changed by PSOLA as well. Returns float32 samples.
+    ``style_rate_done``: the backend already rendered the explicit (style) part of the
+    rate with its own speed control (Kokoro's ``speed`` input, good for large changes);
+    the emotion's part is always a PSOLA duration change, because Kokoro's ``speed``
+    barely moves for small factors (measured: speed 1.05 → 0.9 % shorter, 1.1 → 2.5 %),
+    whereas PSOLA stretches exactly. Returns float32 samples.
     """
     out = samples.astype(np.float32, copy=False)
-    stretch = 1.0 if rate_done else 1.0 / target.rate
+    stretch = 1.0 / (target.emotion_rate if style_rate_done else target.rate)
     if len(out) > sample_rate // 20 and (target.needs_pitch or abs(stretch - 1.0) > 1e-3):
         out = _psola(out, sample_rate, target, stretch)
     if abs(target.gain_db) > 1e-3:

@@ -1,0 +1,141 @@
+"""tts.kokoro: the real Kokoro model — voices, synthesis, streaming, threads, round trip.
+
+Model-heavy (marked slow); the synthesizer is loaded once for the module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asr.base import ModelNotFoundError
+from engine.emotions import Emotion, UnknownEmotionError, parse_emotion
+from tts.base import SSMLError, Style, Synthesizer, UnknownVoiceError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def kokoro():  # noqa: ANN201
+    from engine.config import load_config
+    from tts.factory import build_synthesizer
+
+    try:
+        return build_synthesizer(load_config(overrides=["tts.cache.enabled=false"]), "kokoro")
+    except ModelNotFoundError as exc:
+        pytest.skip(f"Kokoro weights unavailable: {exc}")
+
+
+def test_protocol_and_voices(kokoro) -> None:  # noqa: ANN001
+    assert isinstance(kokoro, Synthesizer)
+    assert kokoro.sample_rate == 24000 and kokoro.model_version
+    names = [v.name for v in kokoro.voices()]
+    assert names[0] == "jf_gongitsune"
+    assert set(names) == {"jf_gongitsune", "jf_alpha", "jf_nezumi", "jf_tebukuro", "jm_kumo"}
+
+
+def test_synthesis_is_speech_shaped(kokoro) -> None:  # noqa: ANN001
+    audio = kokoro.synthesize("你好，欢迎使用听说。")
+    assert audio.sample_rate == 24000
+    assert 1.0 < audio.duration < 6.0
+    assert np.max(np.abs(audio.samples)) < 1.0
+    assert float(np.sqrt(np.mean(audio.samples**2))) > 0.01
+    assert kokoro.synthesize("   ").duration == 0
+
+
+def test_unknown_voice_and_bad_ssml(kokoro) -> None:  # noqa: ANN001
+    with pytest.raises(UnknownVoiceError, match="available: jf_gongitsune"):
+        kokoro.synthesize("你好", voice="nobody")
+    with pytest.raises(SSMLError, match="unsupported SSML element <voice>"):
+        kokoro.synthesize("<speak><voice>你好</voice></speak>")
+    with pytest.raises(UnknownEmotionError, match="expected one of"):
+        Style(emotion=parse_emotion("ecstatic"))
+
+
+def test_ssml_break_adds_silence(kokoro) -> None:  # noqa: ANN001
+    plain = kokoro.synthesize("<speak>你好再见</speak>")
+    broken = kokoro.synthesize('<speak>你好<break time="800ms"/>再见</speak>')
+    assert broken.duration > plain.duration + 0.5
+
+
+def test_stream_yields_segments_equal_to_batch(kokoro) -> None:  # noqa: ANN001
+    text = "随着天气转热，各地的游泳场所开始人头攒动。更让徐先生纳闷的是，房客的手机也打不通了。"
+    style = Style(emotion=Emotion.HAPPY)
+
+    async def collect() -> list:
+        with ThreadPoolExecutor(2) as pool:
+            return [chunk async for chunk in kokoro.stream(text, style, executor=pool)]
+
+    chunks = asyncio.run(collect())
+    assert len(chunks) == len(kokoro.plan(text, style)) >= 3
+    batch = kokoro.synthesize(text, style)
+    np.testing.assert_allclose(
+        np.concatenate([c.samples for c in chunks]), batch.samples, atol=1e-5
+    )
+
+
+def test_concurrent_calls_match_sequential(kokoro) -> None:  # noqa: ANN001
+    texts = ["今天天气很好。", "我们去公园吧。"]
+    sequential = [kokoro.synthesize(t).samples for t in texts]
+    with ThreadPoolExecutor(2) as pool:
+        parallel = list(pool.map(lambda t: kokoro.synthesize(t).samples, texts))
+    for a, b in zip(sequential, parallel, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def _judge():  # noqa: ANN202
+    """The project's Whisper recognizer, or faster-whisper on its assembled model dir."""
+    from engine.config import cache_root, load_config
+
+    config = load_config()
+    try:
+        from asr.factory import build_recognizer
+    except ImportError:
+        model_dir = cache_root(config) / "models" / "whisper-base"
+        if not (model_dir / "model.bin").is_file():
+            pytest.skip("no Whisper recognizer: asr.factory not importable and no assembled model")
+        from faster_whisper import WhisperModel
+
+        model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=2)
+
+        def transcribe(audio) -> str:  # noqa: ANN001
+            segs, _ = model.transcribe(
+                audio.resample(16000).samples,
+                language="zh",
+                beam_size=5,
+                temperature=0,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+            )
+            return "".join(s.text for s in segs)
+
+        return transcribe
+    try:
+        recognizer = build_recognizer(config, "whisper")
+    except ModelNotFoundError as exc:
+        pytest.skip(f"Whisper weights unavailable: {exc}")
+    return lambda audio: recognizer.transcribe(audio.resample(16000)).text
+
+
+def _norm(text: str) -> str:
+    import opencc
+
+    text = opencc.OpenCC("t2s").convert(unicodedata.normalize("NFKC", text))
+    return re.sub(r"[\W_]+", "", text)
+
+
+def test_round_trip_through_the_recognizer(kokoro, shared: Path) -> None:  # noqa: ANN001
+    import jiwer
+
+    lines = (shared / "eval" / "tts-text" / "csmsc_test.txt").read_text(encoding="utf-8")
+    refs = [line.split(maxsplit=1)[1] for line in lines.splitlines()[:4]]
+    transcribe = _judge()
+    hyps = [transcribe(kokoro.synthesize(r)) for r in refs]
+    cer = jiwer.cer([_norm(r) for r in refs], [_norm(h) or " " for h in hyps])
+    assert cer <= 0.25, f"round-trip CER {cer:.3f}: {list(zip(refs, hyps, strict=True))}"

@@ -1,0 +1,43 @@
+"""tts.kokoro_g2p: Mandarin → Kokoro phonemes, polyphone fixes, Latin words."""
+
+from __future__ import annotations
+
+from tts.kokoro_g2p import phonemize, pinyin_words
+from tts.kokoro_model import load_vocab
+
+
+def _pinyin(text: str) -> list[str]:
+    return [p for _, pys in pinyin_words(text) for p in pys]
+
+
+def test_tones_become_arrows() -> None:
+    ph = phonemize("你好，世界。")
+    assert "↓" in ph and "↘" in ph  # third and fourth tones
+    assert ph.endswith(".") and "," in ph
+
+
+def test_every_symbol_is_in_the_model_vocabulary() -> None:
+    vocab = load_vocab()
+    text = "昨日，这名伤者与医生全部被警方依法刑事拘留。一会儿去哪儿？我们的VIP客服说：“好！”"
+    ph = phonemize(text)
+    missing = {ch for ch in ph if ch not in vocab}
+    assert not missing, missing
+
+
+def test_polyphones_in_context() -> None:
+    assert _pinyin("银行行长") == ["yin2", "hang2", "hang2", "zhang3"]
+    assert _pinyin("他的头发很长")[-1] == "chang2"
+    assert _pinyin("还钱")[0] == "huan2"
+    assert _pinyin("还是")[0] == "hai2"
+    assert _pinyin("我们去还书")[-2] == "huan2"
+
+
+def test_latin_words_and_acronyms() -> None:
+    assert phonemize("press") == "pɹˈɛs"  # English gold lexicon
+    spelled = phonemize("VIP")
+    assert spelled and all(ch not in "VP" for ch in spelled)  # letter names in Mandarin
+
+
+def test_symbols_are_dropped() -> None:
+    assert phonemize("😀") == ""
+    assert phonemize("好😀") == phonemize("好")
