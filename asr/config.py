@@ -61,6 +61,9 @@ class EndpointConfig:
     pre_roll_ms: int = 300  # audio kept from before the speech onset
     max_utterance_s: float = 20.0  # force an endpoint after this long
     partial_interval_ms: int = 600  # Whisper: re-decode the open utterance at most this often
+    # Whisper: after this much trailing silence decode the utterance early, so when the
+    # hangover confirms the endpoint the final reuses that decode (0 = off)
+    prefetch_silence_ms: int = 200
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,11 @@ class Endpointer:
         return self._in_speech
 
     @property
+    def trailing_silence(self) -> int:
+        """Samples of unvoiced frames at the end of the open utterance (0 when none is open)."""
+        return self._silence_run * self._frame if self._in_speech else 0
+
+    @property
     def time(self) -> float:
         """Seconds of audio classified so far."""
         return self._frames_seen * self._frame / self.sample_rate

@@ -142,27 +142,30 @@ class ParaformerRecognizer:
                 pieces.append(result[0].get("text", ""))
         return clean_text("".join(pieces))
 
-    def create_stream(self) -> VadRecognizerStream:
-        """A VAD-endpointed stream: streaming partials, offline ("2pass") finals."""
+    def create_stream(self, *, itn: bool | None = None, hotwords: str = "") -> VadRecognizerStream:
+        """A VAD-endpointed stream: streaming partials, offline ("2pass") finals.
+
+        ``itn`` (default ``asr.itn``) and ``hotwords`` apply to this stream's final results.
+        """
+        use_itn = self.config.itn if itn is None else itn
         return VadRecognizerStream(
-            lambda: _ParaformerUtterance(self),
+            lambda: _ParaformerUtterance(self, hotwords),
             self.config.endpoint,
-            postprocess=lambda t: finish_transcript(
-                t, itn=self.config.itn, punctuate=self._punctuate
-            ),
+            postprocess=lambda t: finish_transcript(t, itn=use_itn, punctuate=self._punctuate),
         )
 
 
 class _ParaformerUtterance:
     """One utterance: a ParaformerStreaming cache advanced chunk by chunk."""
 
-    def __init__(self, rec: ParaformerRecognizer) -> None:
+    def __init__(self, rec: ParaformerRecognizer, hotwords: str = "") -> None:
         self._rec = rec
+        self._hotwords = hotwords
         self._cache: dict = {}
         self._fed = 0
         self._text = ""
 
-    def partial_due(self, n_samples: int) -> bool:
+    def partial_due(self, n_samples: int, trailing_silence: int = 0) -> bool:
         if self._rec._streaming is None:  # offline only: re-decode like Whisper
             return n_samples - self._fed >= 2 * self._rec.chunk_samples
         return n_samples - self._fed >= self._rec.chunk_samples
@@ -180,10 +183,10 @@ class _ParaformerUtterance:
         self._fed += usable
         return self._text
 
-    def final(self, samples: np.ndarray) -> Transcript:
+    def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
         rec = self._rec
         if rec._offline is not None:
-            return rec.decode_samples(samples)
+            return rec.decode_samples(samples, self._hotwords)
         self._text += rec._stream_decode(samples[self._fed :], self._cache, True)
         self._fed = len(samples)
         duration = len(samples) / ASR_SAMPLE_RATE

@@ -38,16 +38,23 @@ from engine.audio import SUPPORTED_INPUT_RATES, Audio, AudioFormatError, pcm16_t
 class UtteranceDecoder(Protocol):
     """Decoding state for one utterance, created by a backend for a stream."""
 
-    def partial_due(self, n_samples: int) -> bool:
-        """Whether a new partial is worth computing now that the utterance has ``n_samples``."""
+    def partial_due(self, n_samples: int, trailing_silence: int = 0) -> bool:
+        """Whether a partial is worth computing now that the utterance has ``n_samples``.
+
+        ``trailing_silence``: how many of those samples are the unvoiced run at its end
+        (speech may be over; a decoder can decode early so the final reuses the work).
+        """
         ...
 
     def partial(self, samples: np.ndarray) -> str:
         """Provisional text for the utterance so far (16 kHz float32)."""
         ...
 
-    def final(self, samples: np.ndarray) -> Transcript:
-        """The final transcript of the whole utterance (times relative to its start)."""
+    def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
+        """The final transcript of the whole utterance (times relative to its start).
+
+        ``speech_samples``: where the last voiced frame ends (the rest is hangover silence).
+        """
         ...
 
 
@@ -169,7 +176,9 @@ class VadRecognizerStream:
             if self._closed or self._events:
                 return True
             utt = self._open
-            return utt is not None and utt.decoder.partial_due(utt.n_samples)
+            return utt is not None and utt.decoder.partial_due(
+                utt.n_samples, self._endpointer.trailing_silence
+            )
 
     def decode(self) -> list[StreamEvent]:
         """Run the model: finals for closed utterances, then a partial for the open one."""
@@ -179,7 +188,8 @@ class VadRecognizerStream:
             self._closed.clear()
             utt = self._open
             partial_audio = None
-            if utt is not None and utt.decoder.partial_due(utt.n_samples):
+            silence = self._endpointer.trailing_silence
+            if utt is not None and utt.decoder.partial_due(utt.n_samples, silence):
                 partial_audio = utt.audio()
         events = list(events)
         for done in closed:
@@ -197,7 +207,8 @@ class VadRecognizerStream:
 
     def _finalise(self, utt: _Utterance) -> FinalResult:
         audio = utt.audio()
-        transcript = utt.decoder.final(audio)
+        speech = None if utt.end is None else int(round((utt.end - utt.start) * ASR_SAMPLE_RATE))
+        transcript = utt.decoder.final(audio, speech)
         if self._postprocess is not None:
             transcript = self._postprocess(transcript)
         shifted = tuple(

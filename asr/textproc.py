@@ -138,6 +138,14 @@ _CJK = r"[\u3400-\u9fff]"
 _HALF_PUNCT_NEAR_CJK = re.compile(rf"(?<={_CJK})[,?!:;]|[,?!:;](?={_CJK})")
 
 
+_CJK_SPACE = re.compile(rf"(?<={_CJK})\s+(?={_CJK})")
+
+
+def drop_cjk_spaces(text: str) -> str:
+    """Remove spaces between two Chinese characters (kept between Latin words)."""
+    return _CJK_SPACE.sub("", text)
+
+
 def fullwidth_punctuation(text: str) -> str:
     """ASCII ``, ? ! : ;`` next to Chinese characters → full-width forms (，？！：；)."""
     return _HALF_PUNCT_NEAR_CJK.sub(lambda m: _HALF_TO_FULL[m.group(0)], text)
@@ -156,10 +164,10 @@ def finish_transcript(
     """
 
     def seg_text(text: str) -> str:
-        text = fullwidth_punctuation(to_simplified(text))
+        text = drop_cjk_spaces(fullwidth_punctuation(to_simplified(text)))
         return inverse_normalize(text) if itn else text
 
-    text = fullwidth_punctuation(to_simplified(transcript.text))
+    text = drop_cjk_spaces(fullwidth_punctuation(to_simplified(transcript.text)))
     if punctuate is not None and text:
         text = punctuate(text)
     if itn:

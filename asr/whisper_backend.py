@@ -26,7 +26,8 @@ from engine.audio import Audio
 log = logging.getLogger(__name__)
 
 MIN_DECODE_S = 0.1  # shorter audio is returned as empty text without running the model
-MIN_PARTIAL_S = 0.5  # no partial before this much utterance audio
+MIN_PARTIAL_S = 1.0  # no partial before this much utterance audio (pre-roll included);
+# Whisper rarely returns text for less, and every decode costs a full 30 s window
 PARTIAL_BUSY_FACTOR = 1.5  # partial spacing ≥ this × the last partial's decode time
 
 
@@ -114,15 +115,17 @@ class WhisperRecognizer:
 
     # ---- streaming -----------------------------------------------------------------------
 
-    def create_stream(self) -> VadRecognizerStream:
-        """A new VAD-endpointed stream re-decoding the open utterance for partials."""
+    def create_stream(self, *, itn: bool | None = None, hotwords: str = "") -> VadRecognizerStream:
+        """A new VAD-endpointed stream re-decoding the open utterance for partials.
+
+        ``itn`` (default ``asr.itn``) and ``hotwords`` apply to this stream's final results.
+        """
         interval = int(self.config.endpoint.partial_interval_ms * ASR_SAMPLE_RATE / 1000)
+        use_itn = self.config.itn if itn is None else itn
         return VadRecognizerStream(
-            lambda: _WhisperUtterance(self, interval),
+            lambda: _WhisperUtterance(self, interval, hotwords),
             self.config.endpoint,
-            postprocess=lambda t: finish_transcript(
-                t, itn=self.config.itn, punctuate=self._punctuate
-            ),
+            postprocess=lambda t: finish_transcript(t, itn=use_itn, punctuate=self._punctuate),
         )
 
 
@@ -134,30 +137,48 @@ class _WhisperUtterance:
     slow or busy CPU partial decoding never takes more than ~2/3 of real time and cannot
     pile up in front of the final result. Until a partial has produced text the plain
     interval applies, so every utterance with speech gets its first partial promptly.
+
+    Prefetch: once ``prefetch_silence_ms`` of trailing silence follow speech that the last
+    decode has not seen, the utterance is decoded at once; if the hangover then confirms the
+    endpoint with no new speech, the final result reuses that decode instead of running the
+    model again, so end-of-speech → final costs the hangover, not hangover + decode.
     """
 
-    def __init__(self, recognizer: WhisperRecognizer, interval_samples: int) -> None:
+    def __init__(
+        self, recognizer: WhisperRecognizer, interval_samples: int, hotwords: str = ""
+    ) -> None:
         self._rec = recognizer
+        self._hotwords = hotwords
         self._interval = max(1, interval_samples)
+        ep = recognizer.config.endpoint
+        self._prefetch = int(ep.prefetch_silence_ms * ASR_SAMPLE_RATE / 1000)
         self._decoded_at = 0
+        self._decoded: Transcript | None = None
         self._last_cost = 0  # samples of real time the last partial decode took
-        self._has_text = False
 
-    def partial_due(self, n_samples: int) -> bool:
+    def partial_due(self, n_samples: int, trailing_silence: int = 0) -> bool:
+        if n_samples < MIN_PARTIAL_S * ASR_SAMPLE_RATE:
+            return False
+        voiced_end = n_samples - trailing_silence
+        if self._prefetch and trailing_silence >= self._prefetch and self._decoded_at < voiced_end:
+            return True
         spacing = self._interval
-        if self._has_text:
+        if self._decoded is not None and self._decoded.text:
             spacing = max(spacing, int(PARTIAL_BUSY_FACTOR * self._last_cost))
-        return (
-            n_samples >= MIN_PARTIAL_S * ASR_SAMPLE_RATE and n_samples - self._decoded_at >= spacing
-        )
+        return n_samples - self._decoded_at >= spacing
 
     def partial(self, samples: np.ndarray) -> str:
-        self._decoded_at = len(samples)
         start = time.perf_counter()
-        text = self._rec.decode_samples(samples).text
+        self._decoded = self._rec.decode_samples(samples, hotwords=self._hotwords)
+        self._decoded_at = len(samples)
         self._last_cost = int((time.perf_counter() - start) * ASR_SAMPLE_RATE)
-        self._has_text = self._has_text or bool(text)
-        return text
+        return finish_transcript(self._decoded).text  # spacing/punctuation forms as finals
 
-    def final(self, samples: np.ndarray) -> Transcript:
-        return self._rec.decode_samples(samples)
+    def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
+        if (
+            self._decoded is not None
+            and speech_samples is not None
+            and self._decoded_at >= speech_samples
+        ):
+            return self._decoded  # the last decode already covered all the speech
+        return self._rec.decode_samples(samples, hotwords=self._hotwords)

@@ -54,6 +54,7 @@ class OfflineFigures:
 @dataclass
 class StreamFigures:
     final_latency: list[float]
+    final_decode: list[float]
     partial_lag: list[float]
     utterances: int
     clips: int
@@ -85,7 +86,7 @@ def offline(recognizer, clips, load_s: float) -> OfflineFigures:
 
 
 def streaming(recognizer, clips) -> StreamFigures:
-    finals, lags, utterances, partials = [], [], 0, 0
+    finals, final_decode, lags, utterances, partials = [], [], [], 0, 0
     for _name, _ref, audio in clips:
         rate = audio.sample_rate
         silence = np.zeros(int(PAD_S * rate), np.float32)
@@ -102,7 +103,8 @@ def streaming(recognizer, clips) -> StreamFigures:
             while stream.is_ready:
                 t0 = time.perf_counter()
                 events = stream.decode()
-                clock += time.perf_counter() - t0
+                cost = time.perf_counter() - t0
+                clock += cost
                 for ev in events:
                     if isinstance(ev, PartialResult):
                         partials += 1
@@ -110,7 +112,8 @@ def streaming(recognizer, clips) -> StreamFigures:
                     elif isinstance(ev, FinalResult):
                         utterances += 1
                         finals.append(clock - ev.end)
-    return StreamFigures(finals, lags, utterances, len(clips), partials)
+                        final_decode.append(cost)
+    return StreamFigures(finals, final_decode, lags, utterances, len(clips), partials)
 
 
 def _stats(values: list[float]) -> str:
@@ -148,6 +151,7 @@ def run_backend(config: EngineConfig, name: str, clips, do_stream: bool) -> list
             f"| streaming: utterances found (clips) | {st.utterances} ({st.clips}) |",
             f"| streaming: partials | {st.partials} |",
             f"| end-of-speech → final | {_stats(st.final_latency)} |",
+            f"| of which: the final's decode call | {_stats(st.final_decode)} |",
             f"| partial lag | {_stats(st.partial_lag)} |",
         ]
     lines += [
@@ -175,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# ASR benchmark (benchmarks/asr.py)",
         "",
-        f"Command: `flock /work/bench.lock python -m benchmarks.asr {' '.join(argv or sys.argv[1:])}`".rstrip(),
+        "Command: `"
+        + " ".join(["flock /work/bench.lock python -m benchmarks.asr", *(argv or sys.argv[1:])])
+        + "`",
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()}-core CPU "
         f"({platform.processor() or platform.machine()}), shared with other jobs: load average "
         f"{load_before[0]:.1f} / {load_before[1]:.1f} / {load_before[2]:.1f} (1/5/15 min) at start.",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from asr.textproc import character_error_rate
 from engine.cli import cli
 
 pytestmark = pytest.mark.slow
@@ -47,15 +48,38 @@ def test_json_one_object_per_file_and_errors_do_not_stop_the_batch(
     assert "4 of 5 file(s) failed" in result.stderr
 
 
-def test_plain_text_single_file_and_flac(runner: CliRunner, asr_dev: Path, tmp_path: Path) -> None:
+def _write_formats(asr_dev: Path, tmp_path: Path) -> list[Path]:
+    import soundfile as sf
+
     from engine.audio import read_audio
 
     audio = read_audio(asr_dev / "wav" / "firered_aishell2_IT0011W0001.wav")
-    import soundfile as sf
+    paths = []
+    for ext, fmt, subtype in (
+        ("flac", "FLAC", None),
+        ("ogg", "OGG", "VORBIS"),
+        ("mp3", "MP3", None),
+    ):
+        path = tmp_path / f"clip.{ext}"
+        sf.write(path, audio.samples, audio.sample_rate, format=fmt, subtype=subtype)
+        paths.append(path)
+    return paths
 
-    flac = tmp_path / "clip.flac"
-    sf.write(flac, audio.samples, audio.sample_rate)
-    result = runner.invoke(cli, ["transcribe", "--itn", str(flac)])
+
+def test_flac_ogg_mp3_with_progress(runner: CliRunner, asr_dev: Path, tmp_path: Path) -> None:
+    paths = _write_formats(asr_dev, tmp_path)
+    result = runner.invoke(cli, ["transcribe", "--json", *map(str, paths)])
+    assert result.exit_code == 0, result.stderr
+    objs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["file"] for o in objs] == [str(p) for p in paths]
+    # lossy codecs may cost a character; the text must still be (nearly) right
+    assert all(character_error_rate(["换一首歌"], [o["text"]]) <= 0.25 for o in objs), objs
+    assert "file/s" in result.stderr or "s/file" in result.stderr  # tqdm bar on stderr
+
+
+def test_plain_text_single_file(runner: CliRunner, asr_dev: Path) -> None:
+    clip = asr_dev / "wav" / "firered_aishell2_IT0011W0001.wav"
+    result = runner.invoke(cli, ["transcribe", "--itn", str(clip)])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "换一首歌"
 
@@ -74,3 +98,17 @@ def test_missing_paraformer_model_exits_cleanly(runner: CliRunner, asr_dev: Path
     )
     assert result.exit_code == 2
     assert "no model configured" in result.stderr and not result.stdout
+
+
+def test_paraformer_backend_json(runner: CliRunner, asr_dev: Path, tmp_path: Path) -> None:
+    pytest.importorskip("funasr", reason="FunASR extra not installed")
+    import funasr_tiny
+
+    model = funasr_tiny.build_paraformer(tmp_path / "seaco", seaco=True)
+    clip = asr_dev / "wav" / "funasr_asr_example_zh.wav"
+    args = ["--set", f"asr.paraformer.model={model}", "transcribe", "--backend", "paraformer"]
+    result = runner.invoke(cli, [*args, "--json", "--hotwords", "达摩院", str(clip)])
+    assert result.exit_code == 0, result.stderr
+    (obj,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert obj["text"] and obj["segments"]  # random weights: structure only
+    assert 0 <= obj["segments"][0]["start"] < obj["segments"][-1]["end"] <= obj["duration"] + 0.07

@@ -32,7 +32,7 @@ class RecordingDecoder:
         self.log = log
         self.done = 0
 
-    def partial_due(self, n: int) -> bool:
+    def partial_due(self, n: int, trailing_silence: int = 0) -> bool:
         return n - self.done >= 8000
 
     def partial(self, samples: np.ndarray) -> str:
@@ -40,8 +40,9 @@ class RecordingDecoder:
         self.log.append(("partial", len(samples)))
         return f"{len(samples) // 16}ms"
 
-    def final(self, samples: np.ndarray) -> Transcript:
+    def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
         self.log.append(("final", len(samples)))
+        self.log.append(("speech", speech_samples))
         dur = len(samples) / 16000
         return Transcript(f"{len(samples) // 16}ms", (Segment(0.0, dur, "x"),))
 
@@ -109,7 +110,10 @@ def test_partials_are_rate_limited_and_grow(clip) -> None:
     partial_sizes = [n for kind, n in log if kind == "partial"]
     assert len(partial_sizes) >= 5
     assert all(b - a >= 8000 for a, b in zip(partial_sizes, partial_sizes[1:], strict=False))
-    assert log[-1][0] == "final"
+    assert log[-2][0] == "final"
+    # the decoder is told where speech ended: the audio after it is the 600 ms hangover
+    final_len, speech = log[-2][1], log[-1][1]
+    assert final_len - speech == pytest.approx(0.6 * 16000, abs=320)
 
 
 def test_result_and_endpoint_state(clip) -> None:

@@ -7,6 +7,7 @@ import pytest
 from asr.base import Segment, Transcript
 from asr.textproc import (
     character_error_rate,
+    drop_cjk_spaces,
     finish_transcript,
     fullwidth_punctuation,
     inverse_normalize,
@@ -66,6 +67,11 @@ def test_character_error_rate_uses_normalised_text() -> None:
     assert character_error_rate(["你好世界"], ["你好世"]) == pytest.approx(0.25)
     with pytest.raises(ValueError):
         character_error_rate(["。"], ["x"])
+
+
+def test_spaces_between_chinese_characters_are_dropped() -> None:
+    assert drop_cjk_spaces("好 首先说一下 OK 吧") == "好首先说一下 OK 吧"
+    assert finish_transcript(Transcript("好 首先")).text == "好首先"
 
 
 def test_fullwidth_punctuation_only_next_to_chinese() -> None:

@@ -105,6 +105,9 @@ def test_stream_20ms_frames_one_utterance_with_partials(
     assert cer <= 0.25, final.transcript.text
     partials = [e for e in events if isinstance(e, PartialResult)]
     assert all(p.text for p in partials)
+    # prefetch: 200 ms into the trailing silence the utterance was decoded; the hangover then
+    # confirmed the endpoint with no new speech, so the final is that decode's text
+    assert final.transcript.text == partials[-1].text
     assert [p.time for p in partials] == sorted(p.time for p in partials)
 
 
@@ -126,6 +129,8 @@ def test_noise_and_tones_give_no_runaway_text(recognizer, kind: str) -> None:
     }[kind].astype(np.float32)
     transcript = recognizer.transcribe(Audio(signal, rate))
     _no_runaway(transcript.text)
+    if kind not in ("white_noise", "pure_tone"):
+        return
     # streaming over the same signal: whatever utterances the VAD opens stay short
     events = _stream_clip(recognizer, signal, rate, as_pcm16=False)
     for e in events:
@@ -138,3 +143,24 @@ def test_noise_and_tones_give_no_runaway_text(recognizer, kind: str) -> None:
 def test_silence_and_tiny_input(recognizer) -> None:
     assert recognizer.transcribe(Audio(np.zeros(16000 * 2, np.float32), 16000)).text == ""
     assert recognizer.transcribe(Audio(np.zeros(10, np.float32), 16000)).text == ""
+
+
+def test_ct_punc_punctuates_whisper_output(recognizer, asr_dev: Path, tmp_path: Path) -> None:
+    pytest.importorskip("funasr", reason="FunASR extra not installed")
+    import funasr_tiny
+
+    from asr.config import ParaformerConfig
+    from asr.funasr_models import load_punctuator
+
+    punc = funasr_tiny.build_ct_punc(tmp_path / "punc")
+    punctuated = WhisperRecognizer(
+        recognizer.model_dir,
+        recognizer.config,
+        punctuate=load_punctuator(ParaformerConfig(punc_model=str(punc))),
+    )
+    audio = read_audio(asr_dev / "wav" / "paddlespeech_zh.wav")
+    plain = recognizer.transcribe(audio).text
+    text = punctuated.transcribe(audio).text
+    marks = "，。？、"
+    # ct-punc (random weights here) only inserts marks: the words are Whisper's
+    assert "".join(c for c in text if c not in marks) == "".join(c for c in plain if c not in marks)
