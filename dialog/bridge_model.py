@@ -35,8 +35,10 @@ class BridgeDims:
     text_embed: int = TEXT_EMBED_DIM  # frozen sentence-encoder output
     ngram_buckets: int = 8192  # hashed character n-gram vocabulary
     ngram_dim: int = 48
+    ngram_tfidf: bool = True  # weight n-grams by idf (l2-normalised tf-idf bag), else mean
     prosody: int = PROSODY_DIM
     hidden: int = 128
+    text_hidden: int = 128  # 0: the text branch is a linear projection
     shared: int = 64  # the shared embedding space
     dropout: float = 0.2
 
@@ -49,17 +51,31 @@ class TextEncoderHead(nn.Module):
 
     def __init__(self, dims: BridgeDims) -> None:
         super().__init__()
-        self.ngrams = nn.EmbeddingBag(dims.ngram_buckets, dims.ngram_dim, mode="mean")
-        self.net = nn.Sequential(
-            nn.Dropout(dims.dropout),
-            nn.Linear(dims.text_embed + dims.ngram_dim, dims.hidden),
-            nn.GELU(),
-            nn.Dropout(dims.dropout),
-            nn.Linear(dims.hidden, dims.shared),
-        )
+        self.tfidf = dims.ngram_tfidf
+        self.ngrams = nn.EmbeddingBag(dims.ngram_buckets, dims.ngram_dim, mode="sum" if self.tfidf else "mean")
+        nn.init.normal_(self.ngrams.weight, std=0.05)
+        self.register_buffer("idf", torch.ones(dims.ngram_buckets))  # set from training text
+        width = dims.text_embed + dims.ngram_dim
+        if dims.text_hidden:
+            self.net = nn.Sequential(
+                nn.Dropout(dims.dropout),
+                nn.Linear(width, dims.text_hidden),
+                nn.GELU(),
+                nn.Dropout(dims.dropout),
+                nn.Linear(dims.text_hidden, dims.shared),
+            )
+        else:
+            self.net = nn.Sequential(nn.Dropout(dims.dropout), nn.Linear(width, dims.shared))
 
     def forward(self, embed: torch.Tensor, ngram_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        bag = self.ngrams(ngram_ids, offsets)
+        if self.tfidf:
+            w = self.idf[ngram_ids]
+            lengths = torch.diff(offsets, append=torch.tensor([len(ngram_ids)], device=offsets.device))
+            bag_of = torch.repeat_interleave(torch.arange(len(offsets), device=offsets.device), lengths)
+            norm = torch.zeros(len(offsets), device=w.device).index_add_(0, bag_of, w * w).sqrt()
+            bag = self.ngrams(ngram_ids, offsets, per_sample_weights=w / norm.clamp(min=1e-6)[bag_of])
+        else:
+            bag = self.ngrams(ngram_ids, offsets)
         return self.net(torch.cat([embed, bag], dim=-1))
 
 

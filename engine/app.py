@@ -174,9 +174,9 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
             return Response("", media_type="text/plain")
         return Response(state.services.metrics.export(), media_type="text/plain; version=0.0.4")
 
-    from engine import http_asr, http_jobs, http_tts, webui, ws_asr, ws_dialog
+    from engine import api_emotion, http_asr, http_jobs, http_tts, webui, ws_asr, ws_dialog
 
-    for module in (http_tts, http_asr, http_jobs, ws_dialog, ws_asr, webui):
+    for module in (http_tts, http_asr, http_jobs, api_emotion, ws_dialog, ws_asr, webui):
         app.include_router(module.router)
     app.include_router(http_tts.public_router)  # /download/{id}: capability URLs
     return app

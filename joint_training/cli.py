@@ -71,16 +71,24 @@ def bridge(ctx: click.Context, config_path: str | None, out_dir: str | None, epo
 @click.option("--eval-voices", type=int, default=1, show_default=True,
               help="How many voices are kept for evaluation only.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--existing-only", is_flag=True, help="Only write the manifest of wavs already made.")
+@click.option("--shard", default="0/1", show_default=True, help="K/N: make every N-th utterance from K (parallel runs).")
 @click.pass_context
 def gen_speech(ctx: click.Context, out_dir: str, train_per_emotion: int, valid_per_emotion: int,
-               eval_per_emotion: int, eval_voices: int, seed: int) -> None:
+               eval_per_emotion: int, eval_voices: int, seed: int, existing_only: bool, shard: str) -> None:
     """Synthesize emotional speech with the project's synthesizer into a manifest."""
     from joint_training.speech_gen import GenerationPlan, generate_speech
 
     plan = GenerationPlan(train_per_emotion=train_per_emotion, valid_per_emotion=valid_per_emotion,
                           eval_per_emotion=eval_per_emotion,
                           eval_voices=eval_voices, seed=seed)
-    path = generate_speech(_engine_config(ctx), Path(out_dir), plan)
+    try:
+        k, n = (int(x) for x in shard.split("/"))
+        if not 0 <= k < n:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"expected K/N with 0 <= K < N, got {shard!r}", param_hint="--shard") from None
+    path = generate_speech(_engine_config(ctx), Path(out_dir), plan, existing_only=existing_only, shard=(k, n))
     click.echo(str(path))
 
 

@@ -39,7 +39,7 @@ class BridgeTrainConfig:
     contrastive_weight: float = 1.0
     class_balance: bool = True  # inverse-frequency class weights (macro-F1 is the target)
     seed: int = 0
-    threads: int = 2  # torch threads per process
+    threads: int = 1  # torch threads per process (1 is fastest on a busy 2-core machine)
     workers: int = 2  # processes for prosodic feature extraction
     select_metric: str = "score"  # dev metric that picks the exported epoch (text+speech F1)
     dims: BridgeDims = field(default_factory=BridgeDims)

@@ -102,8 +102,37 @@ def plan_utterances(voices: list[str], plan: GenerationPlan, dev_series: tuple[s
     return out
 
 
-def generate_speech(config: EngineConfig, out_dir: Path, plan: GenerationPlan | None = None, progress: bool = True) -> Path:
-    """Synthesize the planned utterances into ``out_dir`` and write ``manifest.jsonl``."""
+def interleaved(records: list[ManifestRecord], done: set[str] | None = None) -> list[ManifestRecord]:
+    """Round-robin over (split, emotion) groups, groups with fewer finished files first, so a
+    partial run still covers every split and class about evenly."""
+    done = done or set()
+    groups: dict[tuple[str, str], list[ManifestRecord]] = {}
+    for r in records:
+        groups.setdefault((r.split, r.emotion.value), []).append(r)
+    ranked: list[tuple[int, int, ManifestRecord]] = []
+    for g, members in enumerate(groups.values()):
+        finished = sum(1 for r in members if r.id in done)
+        pending = [r for r in members if r.id not in done]
+        ranked.extend((finished + i, g, r) for i, r in enumerate(pending))
+        ranked.extend((-1, g, r) for r in members if r.id in done)
+    return [r for _, _, r in sorted(ranked, key=lambda t: (t[0], t[1]))]
+
+
+def generate_speech(
+    config: EngineConfig,
+    out_dir: Path,
+    plan: GenerationPlan | None = None,
+    progress: bool = True,
+    existing_only: bool = False,
+    shard: tuple[int, int] = (0, 1),
+) -> Path:
+    """Synthesize the planned utterances into ``out_dir`` and write ``manifest.jsonl``.
+
+    ``existing_only`` writes the manifest of the wavs already made, synthesizing nothing
+    (to train on a partial run). ``shard=(k, n)`` synthesizes only every n-th planned
+    utterance starting at k (several processes can share one output folder); each writes the
+    manifest of all planned wavs that exist when it finishes.
+    """
     from tts.base import Style
     from tts.factory import build_synthesizer
 
@@ -113,8 +142,12 @@ def generate_speech(config: EngineConfig, out_dir: Path, plan: GenerationPlan | 
     utterances = plan_utterances([v.name for v in synth.voices()], plan)
     (out_dir / "wav").mkdir(parents=True, exist_ok=True)
     done: list[ManifestRecord] = []
-    for rec in tqdm(utterances, desc="synthesizing", disable=not progress, unit="utt"):
+    finished = {r.id for r in utterances if (out_dir / str(r.audio)).is_file()}
+    for rec in tqdm(interleaved(utterances, finished), desc="synthesizing", disable=not progress, unit="utt"):
         path = out_dir / str(rec.audio)
+        mine = utterances.index(rec) % shard[1] == shard[0]
+        if (existing_only or not mine) and not path.is_file():
+            continue
         if not path.is_file():
             style = Style(emotion=rec.emotion, intensity=rec.intensity, rate=rec.rate)
             audio = synth.synthesize(rec.text, style=style, voice=rec.voice)

@@ -50,11 +50,13 @@ def load_records(cfg: BridgeTrainConfig, base: Path | None = None) -> list[Manif
     records: list[ManifestRecord] = []
     if cfg.cped:
         rows = [r for r in cped_records(shared_dir(), cfg.cped_dev_series) if r.split != "test"]
-        if cfg.max_text_rows:
+        if cfg.max_text_rows:  # quick runs: a random subset of each split
             rng = np.random.default_rng(cfg.seed)
-            train = [r for r in rows if r.split == "train"]
-            keep = {train[i].id for i in rng.permutation(len(train))[: cfg.max_text_rows]}
-            rows = [r for r in rows if r.split != "train" or r.id in keep]
+            keep: set[str] = set()
+            for split in ("train", "valid"):
+                part = [r for r in rows if r.split == split]
+                keep |= {part[i].id for i in rng.permutation(len(part))[: cfg.max_text_rows]}
+            rows = [r for r in rows if r.id in keep]
         records.extend(rows)
     for m in cfg.manifests:
         path = Path(m).expanduser()
@@ -74,6 +76,25 @@ def _features(cfg: BridgeTrainConfig, records: list[ManifestRecord], engine_cfg:
     if rank != 0:
         table = cached_features(records, cfg.dims.ngram_buckets, cache, workers=1, progress=False)
     return table
+
+
+def ngram_idf(ngrams: list[np.ndarray], buckets: int, min_df: int = 2) -> np.ndarray:
+    """Smoothed inverse document frequency per n-gram bucket (as scikit-learn's TfidfVectorizer);
+    0 for buckets seen in fewer than ``min_df`` training texts, which are thereby ignored."""
+    df = np.zeros(buckets, dtype=np.float64)
+    for ids in ngrams:
+        df[np.unique(ids)] += 1
+    idf = np.log((1 + len(ngrams)) / (1 + df)) + 1.0
+    return np.where(df >= min_df, idf, 0.0).astype(np.float32)
+
+
+def warmup_cosine(step: int, warm: int, total: int, floor: float = 0.05) -> float:
+    """Linear warm-up then cosine decay to ``floor`` (a factor on the base learning rate);
+    the total comes from the config, so a resumed run may extend the number of epochs."""
+    if step < warm:
+        return (step + 1) / warm
+    progress = min(1.0, (step - warm) / max(1, total - warm))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def _class_weights(labels: np.ndarray) -> torch.Tensor:
@@ -132,17 +153,19 @@ def train_bridge(
     dev_mask = table.splits == "valid"
     dev = table.subset(dev_mask)
     dev_texts = [t for t, m in zip(texts, dev_mask, strict=True) if m]
-    pairs = train.subset(train.has_audio)
+    pairs = train.subset(train.has_audio & train.embed.any(axis=1))  # speech with its text
     if len(train) == 0 or len(dev) == 0:
         raise ValueError("the bridge needs both train and valid rows (check the manifests)")
 
     model = BridgeModel(cfg.dims)
+    model.text.idf[:] = torch.from_numpy(ngram_idf(train.ngrams, cfg.dims.ngram_buckets))
     if len(pairs):
         model.speech.mean[:] = torch.from_numpy(pairs.prosody.mean(0))
         model.speech.std[:] = torch.from_numpy(pairs.prosody.std(0) + 1e-3)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, math.ceil(len(train) / (cfg.batch_size * world)))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.1)
+    total, warm = cfg.epochs * steps_per_epoch, max(1, steps_per_epoch // 2)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, warm, total))
     start_epoch, best, history = 0, -1.0, []
     best_metrics: dict[str, Any] = {}
     last = out_dir / "checkpoint-last.pt"
@@ -154,7 +177,9 @@ def train_bridge(
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
         best_metrics = state.get("best_metrics", {})
         log.info("resumed from %s at epoch %d", last, start_epoch)
-    net: torch.nn.Module = DistributedDataParallel(model) if ddp else model
+    net: torch.nn.Module = model
+    if ddp:  # without speech pairs the speech branch gets no gradient
+        net = DistributedDataParallel(model, find_unused_parameters=len(pairs) < 2)
     weights = _class_weights(train.labels) if cfg.class_balance else None
     pair_rng = np.random.default_rng(cfg.seed * 1000 + rank)
 

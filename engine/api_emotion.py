@@ -1,0 +1,93 @@
+"""``POST /api/emotion``: audio and/or text → emotion distribution, confidence, reply style.
+
+Accepts ``multipart/form-data`` (``file``: a recording, ``text``: its words; either or both)
+or JSON ``{"text": "...", "audio_base64": "..."}``. Answers with
+:func:`dialog.service.analyze`'s dict. The bridge runs on the engine's worker pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from engine.app import ApiError, check_api_key, engine_state, require_services
+from engine.audio import Audio, AudioFormatError, read_audio
+
+router = APIRouter(dependencies=[Depends(check_api_key)])
+_BODY = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}, "text": {"type": "string"}},
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"text": {"type": "string"}, "audio_base64": {"type": "string"}},
+                }
+            },
+        }
+    }
+}
+
+
+async def _inputs(request: Request, limit: int) -> tuple[bytes | None, str | None]:
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("application/json"):
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "bad_json", "expected a JSON object")
+        text, b64 = body.get("text"), body.get("audio_base64")
+        data = None
+        if b64:
+            try:
+                data = base64.b64decode(str(b64), validate=True)
+            except (binascii.Error, ValueError):
+                raise ApiError(400, "bad_audio", "audio_base64 is not valid base64") from None
+        return data, text if isinstance(text, str) else None
+    if kind.startswith("multipart/form-data"):
+        form = await request.form()
+        upload, text = form.get("file"), form.get("text")
+        data = await upload.read(limit + 1) if upload is not None and hasattr(upload, "read") else None
+        return data, text if isinstance(text, str) else None
+    raise ApiError(415, "unsupported_media_type", "send multipart/form-data or application/json")
+
+
+@router.post("/api/emotion", tags=["dialog"], openapi_extra=_BODY)
+async def emotion(request: Request) -> JSONResponse:
+    """The user's emotion from a recording and/or its text, and the reply style it calls for."""
+    from dialog.bridge import EmotionInputError
+    from dialog.service import analyze
+
+    state = engine_state(request)
+    services = require_services(request)
+    limit = state.config.security.max_upload_bytes
+    data, text = await _inputs(request, limit)
+    if data is not None and len(data) > limit:
+        raise ApiError(413, "upload_too_large", f"upload larger than {limit} bytes")
+    if text is not None and len(text) > state.config.security.max_text_chars:
+        raise ApiError(413, "text_too_long", f"text longer than {state.config.security.max_text_chars} characters")
+    audio: Audio | None = None
+    if data:
+        try:
+            audio = await asyncio.to_thread(read_audio, data)
+        except AudioFormatError as exc:
+            raise ApiError(400, "bad_audio", str(exc)) from None
+    if audio is None and not (text or "").strip():
+        raise ApiError(400, "empty_input", "give a recording (file / audio_base64), text, or both")
+    try:
+        result = await services.run("emotion", analyze, services.bridge, audio, text)
+    except EmotionInputError as exc:
+        raise ApiError(400, "empty_input", str(exc)) from None
+    return JSONResponse(result)

@@ -1,0 +1,37 @@
+"""dialog.service.analyze: the JSON shape the CLI and POST /api/emotion return."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dialog.bridge import EmotionInputError
+from dialog.factory import build_bridge
+from dialog.service import analyze
+from engine.audio import read_audio
+from engine.config import EngineConfig
+from engine.emotions import EMOTIONS
+
+
+@pytest.fixture(scope="module")
+def bridge():  # noqa: ANN201
+    return build_bridge(EngineConfig())
+
+
+def test_text_and_audio(bridge, asr_dev: Path) -> None:  # noqa: ANN001
+    audio = read_audio(asr_dev / "wav" / "funasr_llamacpp_sample.wav")
+    out = analyze(bridge, audio, "我想问我在滨海新区有房")
+    json.dumps(out)  # JSON-ready
+    assert out["source"] == "fused"
+    assert list(out["distribution"]) and set(out["distribution"]) == {e.value for e in EMOTIONS}
+    probs = list(out["distribution"].values())
+    assert probs == sorted(probs, reverse=True)
+    assert out["emotion"] == next(iter(out["distribution"]))
+    assert set(out["reply_style"]) == {"emotion", "intensity"}
+
+
+def test_nothing_to_analyze(bridge) -> None:  # noqa: ANN001
+    with pytest.raises(EmotionInputError):
+        analyze(bridge, None, None)
