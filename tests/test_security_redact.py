@@ -71,3 +71,17 @@ def test_filter_on_handler_covers_args_exceptions_and_child_loggers() -> None:
         assert "ValueError" in text and "client sent" in text
     finally:
         root.removeHandler(handler)
+
+
+def test_uvicorn_access_log_still_formats_and_hides_query_tokens() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    token, _ = TokenSigner("secret-123", 60).issue("k")
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5555", "GET", f"/v1/asr?token={token}", "1.1", 101), None,
+    )  # fmt: skip
+    assert RedactingFilter().filter(record)
+    line = AccessFormatter("%(client_addr)s %(request_line)s %(status_code)s").format(record)
+    assert "GET /v1/asr?token=[REDACTED] HTTP/1.1" in line and token not in line
+    assert "101" in line
