@@ -167,7 +167,7 @@ async def capacity(args: argparse.Namespace, server: Server, clips: list[Clip]) 
     out = Path(args.out)
     steps, all_results = [], []
     best = 0
-    for n in [n for n in RAMP if n <= args.max_clients]:
+    for n in [n for n in RAMP if args.min_clients <= n <= args.max_clients]:
         results: list = []
         until = time.time() + args.step_s
         await asyncio.gather(
@@ -322,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bound-ms", type=float, default=4000.0, help="capacity: p95 v2v bound")
     p.add_argument("--step-s", type=float, default=60.0, help="capacity: seconds per ramp step")
     p.add_argument("--max-clients", type=int, default=64)
+    p.add_argument("--min-clients", type=int, default=1, help="capacity: first ramp step")
     p.add_argument(
         "--full-ramp", action="store_true", help="capacity: keep ramping past the bound (curve)"
     )
