@@ -28,11 +28,15 @@ def whisper_model_dir(config: EngineConfig) -> Path:
     )
 
 
-def _user_supplied(model_dir: Path) -> bool:
+def _user_supplied(config: EngineConfig, model_dir: Path) -> bool:
     """A configured CTranslate2 model dir that was not assembled by us (no marker file)."""
     from asr.whisper_assets import MARKER
 
-    return (model_dir / "model.bin").is_file() and not (model_dir / MARKER).exists()
+    return (
+        bool(config.asr.whisper.model_dir)
+        and (model_dir / "model.bin").is_file()
+        and not (model_dir / MARKER).exists()
+    )
 
 
 def punctuator(config: EngineConfig) -> Callable[[str], str] | None:
@@ -56,7 +60,7 @@ def build_recognizer(config: EngineConfig, backend: str | None = None) -> Recogn
         from asr.whisper_backend import WhisperRecognizer
 
         model_dir = whisper_model_dir(config)
-        if not _user_supplied(model_dir):
+        if not _user_supplied(config, model_dir):
             ensure_whisper_model(model_dir)
         return WhisperRecognizer(model_dir, config.asr, punctuate=punctuator(config))
     if name == "paraformer":
@@ -90,7 +94,7 @@ def _whisper_status(config: EngineConfig) -> dict:
 
     model_dir = whisper_model_dir(config)
     row = {"name": "whisper", "ready": False, "where": str(model_dir), "detail": ""}
-    if _user_supplied(model_dir) or is_assembled(model_dir):
+    if _user_supplied(config, model_dir) or is_assembled(model_dir):
         row.update(
             ready=True,
             detail="Whisper base (CTranslate2 int8), checksum verified"

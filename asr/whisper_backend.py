@@ -45,7 +45,9 @@ class WhisperRecognizer:
         from faster_whisper import WhisperModel
 
         # faster-whisper logs every call at INFO ("Processing audio with duration …")
-        logging.getLogger("faster_whisper").setLevel(max(log.getEffectiveLevel(), logging.WARNING))
+        fw_log = logging.getLogger("faster_whisper")
+        if fw_log.level == logging.NOTSET:
+            fw_log.setLevel(logging.WARNING)
 
         self.config = config
         self.model_dir = Path(model_dir)

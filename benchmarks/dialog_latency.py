@@ -200,7 +200,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
+def start_server(tts_cache: bool) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "engine.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -209,6 +209,8 @@ def start_server() -> tuple[subprocess.Popen, str]:
             **os.environ,
             "TINGSHUO_LOG_LEVEL": "WARNING",
             "TINGSHUO_SECURITY__IDLE_TIMEOUT_S": "300",
+            # replies repeat across turns: without this, TTS figures would be cache hits
+            "TINGSHUO_TTS__CACHE__ENABLED": "true" if tts_cache else "false",
         },
     )
     base = f"http://127.0.0.1:{port}"
@@ -233,7 +235,9 @@ def report(rows: list[dict], cmd: str, load: str) -> str:
         f"Command: `{cmd}`  ",
         "Machine: 2-core CPU, no GPU, shared with other helpers' jobs (load average before the run: "
         f"{load}). Models: Whisper base int8 (CTranslate2) + Kokoro-82M int8 ONNX; clips from "
-        "../shared/eval/asr-dev streamed at real-time pace in 20 ms frames over loopback.",
+        "../shared/eval/asr-dev streamed at real-time pace in 20 ms frames over loopback; "
+        "synthesis cache off unless --tts-cache. Emotion bridge: keyword fallback (no trained "
+        "checkpoint in this checkout); reply policy: dialog's knowledge base.",
         "",
         "| N clients | turns ok | v2v p50 (s) | v2v p95 (s) | first-partial lag p50 / p95 (s) | partial interval (s) | server CPU (% of one core) | server peak RSS (MiB) |",
         "|---|---|---|---|---|---|---|---|",
@@ -279,6 +283,9 @@ def main() -> None:
     ap.add_argument(
         "--url", default="", help="use a running engine (http://host:port) instead of starting one"
     )
+    ap.add_argument(
+        "--tts-cache", action="store_true", help="keep the synthesis cache on (off by default)"
+    )
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "dialog.md"))
     args = ap.parse_args()
     load = Path("/proc/loadavg").read_text().split()[:3]
@@ -287,7 +294,7 @@ def main() -> None:
     if args.url:
         base, pid = args.url.rstrip("/"), None
     else:
-        proc, base = start_server()
+        proc, base = start_server(args.tts_cache)
         pid = proc.pid
     url = base.replace("http", "ws", 1) + "/v1/dialog"
     rows = []

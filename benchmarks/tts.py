@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -93,6 +94,27 @@ def main(argv: list[str] | None = None) -> None:
         help="run emotions other than neutral on the first N sentences only (0: all); "
         "neutral on the same N is reported beside them",
     )
+    ap.add_argument(
+        "--judge",
+        choices=("auto", "asr", "direct"),
+        default="auto",
+        help="Whisper through asr.factory, or faster-whisper directly (same settings)",
+    )
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override, e.g. tts.kokoro.speed=0.9 (repeatable)",
+    )
+    ap.add_argument(
+        "--rtf-only",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only measure RTF afresh on the first N CSMSC sentences per emotion (no judge)",
+    )
     ap.add_argument("--skip-first-audio", action="store_true")
     ap.add_argument("--skip-demo", action="store_true", help="skip sentences.txt")
     ap.add_argument("--compare-voices", type=int, default=0, metavar="N")
@@ -102,12 +124,13 @@ def main(argv: list[str] | None = None) -> None:
         default="/tmp/tingshuo-tts-bench.jsonl",
         help="per-sentence results; a rerun skips what is already there (empty: off)",
     )
+    argv = sys.argv[1:] if argv is None else argv
     args = ap.parse_args(argv)
 
     from benchmarks.tts_judge import build_judge, corpus_cer
     from tts.factory import build_synthesizer
 
-    config = load_config(overrides=["tts.cache.enabled=false"])
+    config = load_config(overrides=["tts.cache.enabled=false", *args.overrides])
     eval_dir = shared_dir() / "eval" / "tts-text"
     lines: list[str] = []
 
@@ -140,26 +163,45 @@ def main(argv: list[str] | None = None) -> None:
     say()
     say(
         f"Model load + warm-up: {time.perf_counter() - t0:.2f} s; threads={config.tts.kokoro.threads}, "
-        f"parallel_segments={config.tts.parallel_segments}"
+        f"parallel_segments={config.tts.parallel_segments}, speed={config.tts.kokoro.speed}"
     )
     voice = synth.resolve_voice(args.voice)
 
     text100 = "".join(_read_sentences(eval_dir / "csmsc_test.txt"))[:100]
-    runs = [
-        asyncio.run(_first_audio(synth, text100)) for _ in range(0 if args.skip_first_audio else 5)
-    ]
-    if not runs:
-        runs = [(float("nan"), float("nan"))]
-    firsts, cpus = [w for w, _ in runs], [c for _, c in runs]
-    say()
-    say(
-        f"## Time to first audio (100-character text, stream): median {statistics.median(firsts):.3f} s "
-        f"wall, {statistics.median(cpus):.3f} s process CPU time "
-        f"(wall runs: {', '.join(f'{x:.3f}' for x in firsts)}; load {os.getloadavg()[0]:.2f}); "
-        f"first segment {synth.plan(text100)[0].text!r}"
-    )
+    if not args.skip_first_audio:
+        runs = [asyncio.run(_first_audio(synth, text100)) for _ in range(5)]
+        firsts, cpus = [w for w, _ in runs], [c for _, c in runs]
+        say()
+        say(
+            f"## Time to first audio (100-character text, stream): median "
+            f"{statistics.median(firsts):.3f} s wall, {statistics.median(cpus):.3f} s process CPU "
+            f"time (wall runs: {', '.join(f'{x:.3f}' for x in firsts)}; load "
+            f"{os.getloadavg()[0]:.2f}); first segment {synth.plan(text100)[0].text!r}"
+        )
 
-    judge, judge_desc = build_judge(config)
+    if args.rtf_only:
+        texts = _read_sentences(eval_dir / "csmsc_test.txt")[: args.rtf_only]
+        say()
+        say(
+            f"## RTF on the first {len(texts)} CSMSC sentences (fresh synthesis, emotion rendering on)"
+        )
+        say("| emotion | RTF (wall) | RTF (CPU time) | audio s | load (1 min) |")
+        say("|---|---|---|---|---|")
+        for emotion in [Emotion(e) for e in args.emotions.split(",") if e]:
+            wall = cpu = dur = 0.0
+            for text in texts:
+                t, c = time.perf_counter(), time.process_time()
+                audio = synth.synthesize(text, Style(emotion=emotion, intensity=1.0), voice)
+                wall += time.perf_counter() - t
+                cpu += time.process_time() - c
+                dur += audio.duration
+            say(
+                f"| {emotion} | {wall / dur:.3f} | {cpu / dur:.3f} | {dur:.0f} "
+                f"| {os.getloadavg()[0]:.2f} |"
+            )
+        return
+
+    judge, judge_desc = build_judge(config, args.judge)
     say()
     say(f"Judge: {judge_desc}")
     csmsc = _read_sentences(eval_dir / "csmsc_test.txt")[: args.sentences]
@@ -249,7 +291,8 @@ def main(argv: list[str] | None = None) -> None:
     say()
     say(
         f"Load average at end {load_after[0]:.2f} / {load_after[1]:.2f} / {load_after[2]:.2f}. "
-        "CER normalisation: NFKC, OpenCC t2s, punctuation/whitespace removed (jiwer, corpus level)."
+        "CER normalisation (reference and hypothesis alike): NFKC, OpenCC t2s, numbers spelled "
+        "out by tts.textnorm, punctuation/whitespace removed; jiwer, corpus level."
     )
 
 

@@ -6,7 +6,7 @@ model directory the recognizer assembles (``<cache>/models/whisper-base``) with 
 settings (recipes/offline-models.md): int8, beam 5, temperature 0, no timestamps, no
 conditioning on previous text, language zh. CER is computed with jiwer on text
 normalised the same way for reference and hypothesis: NFKC, Traditional→Simplified
-(OpenCC t2s), punctuation and whitespace removed.
+(OpenCC t2s), numbers spelled out with tts.textnorm, punctuation and whitespace removed.
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ def _t2s():  # noqa: ANN202 - an opencc converter
 
 
 def normalize_for_cer(text: str) -> str:
-    """NFKC, Traditional→Simplified, drop punctuation, symbols and whitespace."""
-    text = _t2s().convert(unicodedata.normalize("NFKC", text))
+    """NFKC, Traditional→Simplified, numbers spelled out (tts.textnorm, so "6.6" and
+    "六点六" compare equal), then punctuation, symbols and whitespace dropped."""
+    from tts.textnorm import normalize
+
+    text = normalize(_t2s().convert(unicodedata.normalize("NFKC", text)))
     return "".join(
         ch for ch in text if not unicodedata.category(ch).startswith(("P", "Z", "S", "C"))
     )
@@ -57,17 +60,23 @@ def corpus_cer(pairs: list[tuple[str, str]]) -> float:
     return float(jiwer.cer(refs, hyps))
 
 
-def build_judge(config: EngineConfig) -> tuple[Callable[[Audio], str], str]:
-    """A function audio → transcript, and a description of which path it uses."""
-    try:
-        from asr.factory import build_recognizer
+def build_judge(config: EngineConfig, path: str = "auto") -> tuple[Callable[[Audio], str], str]:
+    """A function audio → transcript, and a description of which path it uses.
 
-        recognizer = build_recognizer(config, "whisper")
-        return (lambda audio: recognizer.transcribe(audio.resample(ASR_RATE)).text), (
-            "asr.factory.build_recognizer(config, 'whisper')"
-        )
-    except ImportError:
-        pass
+    ``path``: ``asr`` (the project's recognizer), ``direct`` (faster-whisper with the same
+    settings), or ``auto`` (asr when importable).
+    """
+    if path in ("asr", "auto"):
+        try:
+            from asr.factory import build_recognizer
+
+            recognizer = build_recognizer(config, "whisper")
+            return (lambda audio: recognizer.transcribe(audio.resample(ASR_RATE)).text), (
+                "asr.factory.build_recognizer(config, 'whisper')"
+            )
+        except ImportError:
+            if path == "asr":
+                raise
     model_dir = Path(config.asr.whisper.model_dir or cache_root(config) / "models" / "whisper-base")
     if not (model_dir / "model.bin").is_file():
         raise RuntimeError(

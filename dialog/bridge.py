@@ -45,13 +45,13 @@ class TrainedBridge:
         embed = torch.from_numpy(self.encoder.encode([text]))
         ids = torch.tensor(ngram_ids(text, self.model.dims.ngram_buckets), dtype=torch.int64)
         z = self.model.embed_text(embed, ids, torch.zeros(1, dtype=torch.int64))
-        return self.model.class_logits(z)[0] / self.model.temperature[0]
+        return self.model.class_logits(z, 0)[0] / self.model.temperature[0]
 
     @torch.no_grad()
     def speech_logits(self, audio: Audio, text: str | None = None) -> torch.Tensor:
         """Calibrated class logits of ``audio`` (raises :class:`AudioTooShortError`)."""
         feats = torch.from_numpy(prosodic_features(audio, text))[None]
-        return self.model.class_logits(self.model.embed_speech(feats))[0] / self.model.temperature[1]
+        return self.model.class_logits(self.model.embed_speech(feats), 1)[0] / self.model.temperature[1]
 
     def estimate(self, audio: Audio | None, text: str | None) -> UserEmotion:
         """Emotion from audio, text or both (fused). Raises :class:`EmotionInputError` if neither."""

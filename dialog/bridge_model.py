@@ -41,6 +41,7 @@ class BridgeDims:
     text_hidden: int = 128  # 0: the text branch is a linear projection
     shared: int = 64  # the shared embedding space
     dropout: float = 0.2
+    cosine: bool = True  # class logits from cosine to the prototypes (else dot product)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -48,6 +49,8 @@ class BridgeDims:
 
 class TextEncoderHead(nn.Module):
     """Sentence embedding + n-gram bag → shared space."""
+
+    idf: torch.Tensor  # buffer: per-bucket idf weights
 
     def __init__(self, dims: BridgeDims) -> None:
         super().__init__()
@@ -82,6 +85,9 @@ class TextEncoderHead(nn.Module):
 class SpeechEncoderHead(nn.Module):
     """Standardised prosodic features → shared space."""
 
+    mean: torch.Tensor  # buffers: feature standardisation
+    std: torch.Tensor
+
     def __init__(self, dims: BridgeDims) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(dims.prosody))
@@ -103,6 +109,8 @@ class SpeechEncoderHead(nn.Module):
 class BridgeModel(nn.Module):
     """Both encoders, the emotion prototypes and the calibration temperatures."""
 
+    temperature: torch.Tensor  # buffer: [text, speech, fused]
+
     def __init__(self, dims: BridgeDims | None = None) -> None:
         super().__init__()
         self.dims = dims or BridgeDims()
@@ -110,26 +118,34 @@ class BridgeModel(nn.Module):
         self.speech = SpeechEncoderHead(self.dims)
         self.prototypes = nn.Parameter(torch.randn(NUM_EMOTIONS, self.dims.shared) * 0.1)
         self.class_scale = nn.Parameter(torch.tensor(10.0).log())  # log of cosine scale
+        # per-modality class priors added to the prototype similarities [text, speech]
+        self.class_bias = nn.Parameter(torch.zeros(2, NUM_EMOTIONS))
         self.pair_scale = nn.Parameter(torch.tensor(1 / 0.07).log())  # CLIP's initial 1/τ
         # temperatures [text, speech, fused] fitted after training; 1 = uncalibrated
         self.register_buffer("temperature", torch.ones(3))
 
     def embed_text(self, embed: torch.Tensor, ngram_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """Unit vectors in the shared space."""
-        return F.normalize(self.text(embed, ngram_ids, offsets), dim=-1)
+        """Text in the shared space (unnormalised; :meth:`class_logits` and
+        :meth:`pair_logits` normalise as they need)."""
+        return self.text(embed, ngram_ids, offsets)
 
     def embed_speech(self, feats: torch.Tensor) -> torch.Tensor:
-        """Unit vectors in the shared space."""
-        return F.normalize(self.speech(feats), dim=-1)
+        """Speech in the shared space (unnormalised)."""
+        return self.speech(feats)
 
-    def class_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """Scaled cosine similarity of shared-space vectors to each emotion prototype."""
+    def class_logits(self, z: torch.Tensor, modality: int = 0) -> torch.Tensor:
+        """Similarity of shared-space vectors to each emotion prototype (scaled cosine, or the dot
+        product of the unnormalised vectors), plus the modality's class prior (0 text, 1 speech)."""
+        if not self.dims.cosine:
+            return z @ self.prototypes.T + self.class_bias[modality]
         protos = F.normalize(self.prototypes, dim=-1)
-        return self.class_scale.exp().clamp(max=100.0) * z @ protos.T
+        z = F.normalize(z, dim=-1)
+        return self.class_scale.exp().clamp(max=100.0) * z @ protos.T + self.class_bias[modality]
 
     def pair_logits(self, z_speech: torch.Tensor, z_text: torch.Tensor) -> torch.Tensor:
-        """Speech×text similarity matrix for the contrastive loss and retrieval."""
-        return self.pair_scale.exp().clamp(max=100.0) * z_speech @ z_text.T
+        """Speech×text cosine-similarity matrix (scaled) for the contrastive loss and retrieval."""
+        zs, zt = F.normalize(z_speech, dim=-1), F.normalize(z_text, dim=-1)
+        return self.pair_scale.exp().clamp(max=100.0) * zs @ zt.T
 
     def forward(
         self,
@@ -140,14 +156,14 @@ class BridgeModel(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Training losses for a text-only batch and (optionally) a paired speech+text batch."""
         z_t = self.embed_text(text["embed"], text["ngrams"], text["offsets"])
-        loss_text = F.cross_entropy(self.class_logits(z_t), text["label"], weight=class_weight)
+        loss_text = F.cross_entropy(self.class_logits(z_t, 0), text["label"], weight=class_weight)
         out = {"text_ce": loss_text}
         total = loss_text
         if pairs is not None and len(pairs["label"]) > 1:
             zs = self.embed_speech(pairs["prosody"])
             zp = self.embed_text(pairs["embed"], pairs["ngrams"], pairs["offsets"])
-            loss_speech = F.cross_entropy(self.class_logits(zs), pairs["label"], weight=class_weight)
-            loss_pair_text = F.cross_entropy(self.class_logits(zp), pairs["label"], weight=class_weight)
+            loss_speech = F.cross_entropy(self.class_logits(zs, 1), pairs["label"], weight=class_weight)
+            loss_pair_text = F.cross_entropy(self.class_logits(zp, 0), pairs["label"], weight=class_weight)
             logits = self.pair_logits(zs, zp)
             target = torch.arange(len(zs), device=zs.device)
             contrastive = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))

@@ -156,7 +156,7 @@ class Session:
             self._kick_decoder()
         elif isinstance(event, InputEnd):
             self._stream.input_finished()
-            self._kick_decoder()
+            self._kick_decoder(force=True)
         elif isinstance(event, ReplyPlayback):
             reply = self._reply
             if reply is not None and reply.reply_id == event.reply_id:
@@ -195,16 +195,30 @@ class Session:
                 await self._fail(INTERNAL, f"recognition failed: {exc}")
 
     # ---- recognition ----
-    def _kick_decoder(self) -> None:
+    def _kick_decoder(self, force: bool = False) -> None:
         if self._stream is None or self.closed:
             return
-        if (self._rec_task is None or self._rec_task.done()) and self._stream.is_ready:
+        idle = self._rec_task is None or self._rec_task.done()
+        if idle and self._stream.is_ready and (force or self._decode_worthwhile()):
             self._rec_task = asyncio.create_task(
                 self._guarded(self._decode_loop()), name=f"asr-{self.id}"
             )
 
+    def _decode_worthwhile(self) -> bool:
+        """Finals always; partials only while a worker is free (partials are best-effort:
+        under overload they are shed so endpoint decodes do not queue behind them)."""
+        if self._stream is not None and self._stream.is_endpoint:
+            return True
+        pool = self.services.pool
+        return pool is None or pool.pending < self.services.config.server.workers
+
     async def _decode_loop(self) -> None:
-        while self._stream is not None and not self.closed and self._stream.is_ready:
+        while (
+            self._stream is not None
+            and not self.closed
+            and self._stream.is_ready
+            and self._decode_worthwhile()
+        ):
             results = await self.services.run("asr", self._stream.decode)
             await self._on_stream_events(results)
 

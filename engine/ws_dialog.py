@@ -42,9 +42,11 @@ async def _writer(ws: WebSocket, session: Session, proto: DialogServerProtocol) 
     """Drain the session's queue onto the socket, telling the session what went out."""
     try:
         while (event := await session.out.get()) is not None:
-            await _send(ws, proto.serialize(event))
             if isinstance(event, ReplyAudio):
+                # counted as sent once taken off the queue: nothing can stop it any more, so a
+                # barge-in arriving during the send still reports it in sent_ms
                 session.on_sent(event)
+            await _send(ws, proto.serialize(event))
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # peer gone; the reader side closes the session
 

@@ -65,9 +65,9 @@ def bridge(ctx: click.Context, config_path: str | None, out_dir: str | None, epo
 @train.command("gen-speech")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for the wavs and manifest.jsonl.")
-@click.option("--train-per-emotion", type=int, default=60, show_default=True)
-@click.option("--valid-per-emotion", type=int, default=10, show_default=True)
-@click.option("--eval-per-emotion", type=int, default=20, show_default=True)
+@click.option("--train-per-emotion", type=int, default=25, show_default=True)
+@click.option("--valid-per-emotion", type=int, default=6, show_default=True)
+@click.option("--eval-per-emotion", type=int, default=10, show_default=True)
 @click.option("--eval-voices", type=int, default=1, show_default=True,
               help="How many voices are kept for evaluation only.")
 @click.option("--seed", type=int, default=0, show_default=True)

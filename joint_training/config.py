@@ -41,6 +41,9 @@ class BridgeTrainConfig:
     seed: int = 0
     threads: int = 1  # torch threads per process (1 is fastest on a busy 2-core machine)
     workers: int = 2  # processes for prosodic feature extraction
+    text_init: str = "random"  # random | logreg (warm start from a convex fit, joint_training/text_init.py)
+    text_init_c: float = 1.0  # inverse L2 strength of that fit
+    text_lr_scale: float = 1.0  # learning-rate factor for the text branch after a warm start
     select_metric: str = "score"  # dev metric that picks the exported epoch (text+speech F1)
     dims: BridgeDims = field(default_factory=BridgeDims)
 

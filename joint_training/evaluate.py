@@ -60,7 +60,7 @@ def logits(model: BridgeModel, table: FeatureTable, modality: str) -> torch.Tens
     if modality == "fused":
         t = model.temperature
         return logits(model, table, "text") / t[0] + logits(model, table, "speech") / t[1]
-    return model.class_logits(embeddings(model, table, modality))
+    return model.class_logits(embeddings(model, table, modality), 0 if modality == "text" else 1)
 
 
 def fit_temperature(raw: torch.Tensor, labels: torch.Tensor, steps: int = 100) -> float:
@@ -118,7 +118,7 @@ def retrieval_recall(model: BridgeModel, table: FeatureTable, texts: list[str], 
     first = {t: texts.index(t) for t in unique}
     zs = embeddings(model, table, "speech")
     zt = embeddings(model, table, "text")[[first[t] for t in unique]]
-    sims = zs @ zt.T
+    sims = model.pair_logits(zs, zt)
     target = torch.tensor([unique.index(t) for t in texts])
     rank = (sims > sims[torch.arange(len(texts)), target][:, None]).sum(1)
     return {f"recall@{k}": float((rank < k).float().mean()) for k in ks}

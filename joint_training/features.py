@@ -57,6 +57,19 @@ class FeatureTable:
         )
 
 
+def concat(tables: list[FeatureTable]) -> FeatureTable:
+    """Rows of several tables, in order."""
+    return FeatureTable(
+        ids=[i for t in tables for i in t.ids],
+        labels=np.concatenate([t.labels for t in tables]),
+        embed=np.concatenate([t.embed for t in tables]),
+        ngrams=[g for t in tables for g in t.ngrams],
+        prosody=np.concatenate([t.prosody for t in tables]),
+        has_audio=np.concatenate([t.has_audio for t in tables]),
+        splits=np.concatenate([t.splits for t in tables]),
+    )
+
+
 def _record_key(records: list[ManifestRecord], buckets: int) -> str:
     h = hashlib.sha1(f"{FEATURE_VERSION}:{buckets}".encode())
     for r in records:

@@ -40,9 +40,9 @@ _HANZI = re.compile(r"[\u4e00-\u9fff]")
 class GenerationPlan:
     """How much speech to make and how to vary it."""
 
-    train_per_emotion: int = 60
-    valid_per_emotion: int = 10
-    eval_per_emotion: int = 20
+    train_per_emotion: int = 25
+    valid_per_emotion: int = 6
+    eval_per_emotion: int = 10
     eval_voices: int = 1  # voices used only for the test rows
     max_train_voices: int = 4
     intensity_range: tuple[float, float] = (0.6, 1.6)

@@ -33,8 +33,9 @@ from engine.paths import shared_dir
 from joint_training import evaluate as ev
 from joint_training.config import BridgeTrainConfig, save_resolved
 from joint_training.cped import cped_records
-from joint_training.features import FeatureTable, cached_features
+from joint_training.features import FeatureTable, cached_features, concat
 from joint_training.manifest import ManifestRecord, read_manifest
+from joint_training.text_init import logreg_warm_start
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,12 @@ def _rank_world() -> tuple[int, int]:
 
 def load_records(cfg: BridgeTrainConfig, base: Path | None = None) -> list[ManifestRecord]:
     """CPED (train/dev only) plus every configured manifest's train/valid rows."""
-    records: list[ManifestRecord] = []
+    return [r for group in load_record_groups(cfg, base) for r in group]
+
+
+def load_record_groups(cfg: BridgeTrainConfig, base: Path | None = None) -> list[list[ManifestRecord]]:
+    """The records per source (CPED, then each manifest), each cached separately."""
+    groups: list[list[ManifestRecord]] = []
     if cfg.cped:
         rows = [r for r in cped_records(shared_dir(), cfg.cped_dev_series) if r.split != "test"]
         if cfg.max_text_rows:  # quick runs: a random subset of each split
@@ -57,24 +63,28 @@ def load_records(cfg: BridgeTrainConfig, base: Path | None = None) -> list[Manif
                 part = [r for r in rows if r.split == split]
                 keep |= {part[i].id for i in rng.permutation(len(part))[: cfg.max_text_rows]}
             rows = [r for r in rows if r.id in keep]
-        records.extend(rows)
+        groups.append(rows)
     for m in cfg.manifests:
         path = Path(m).expanduser()
         if not path.is_absolute() and base is not None:
             path = base / path
-        records.extend(read_manifest(path, splits=("train", "valid")))
-    return records
+        groups.append(read_manifest(path, splits=("train", "valid")))
+    return groups
 
 
-def _features(cfg: BridgeTrainConfig, records: list[ManifestRecord], engine_cfg: EngineConfig | None, progress: bool) -> FeatureTable:
+def _features(cfg: BridgeTrainConfig, groups: list[list[ManifestRecord]], engine_cfg: EngineConfig | None, progress: bool) -> FeatureTable:
     cache = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else cache_root(engine_cfg or EngineConfig()) / "bridge-features"
     rank, world = _rank_world()
+
+    def load(workers: int, show: bool) -> FeatureTable:
+        return concat([cached_features(g, cfg.dims.ngram_buckets, cache, workers=workers, progress=show) for g in groups if g])
+
     if rank == 0:
-        table = cached_features(records, cfg.dims.ngram_buckets, cache, workers=cfg.workers, progress=progress)
+        table = load(cfg.workers, progress)
     if world > 1:
         dist.barrier()
     if rank != 0:
-        table = cached_features(records, cfg.dims.ngram_buckets, cache, workers=1, progress=False)
+        table = load(1, False)
     return table
 
 
@@ -106,8 +116,10 @@ def _class_weights(labels: np.ndarray) -> torch.Tensor:
 def evaluate_epoch(model: BridgeModel, dev: FeatureTable, dev_texts: list[str]) -> dict[str, Any]:
     """Dev metrics of every modality; also fits the three temperatures into ``model``."""
     speech_dev = dev.subset(dev.has_audio)
-    labels = torch.from_numpy(dev.labels)
-    t_text = ev.fit_temperature(ev.logits(model, dev, "text"), labels)
+    # text is judged on the text corpus's own dev rows when there are any: the texts of
+    # generated speech may come from other series (see docs/emotion-data.md)
+    text_dev = dev.subset(~dev.has_audio) if (~dev.has_audio).any() else dev
+    t_text = ev.fit_temperature(ev.logits(model, text_dev, "text"), torch.from_numpy(text_dev.labels))
     t_speech = 1.0
     if len(speech_dev):
         t_speech = ev.fit_temperature(ev.logits(model, speech_dev, "speech"), torch.from_numpy(speech_dev.labels))
@@ -117,7 +129,7 @@ def evaluate_epoch(model: BridgeModel, dev: FeatureTable, dev_texts: list[str]) 
         model.temperature[2] = t_fused
     out: dict[str, Any] = {
         "temperature": [round(float(t), 4) for t in model.temperature],
-        "text": ev.evaluate_modality(model, dev, "text", t_text),
+        "text": ev.evaluate_modality(model, text_dev, "text", t_text),
         "speech": ev.evaluate_modality(model, dev, "speech", t_speech),
         "fused": ev.evaluate_modality(model, dev, "fused", float(model.temperature[2])),
     }
@@ -146,8 +158,9 @@ def train_bridge(
         out_dir.mkdir(parents=True, exist_ok=True)
         save_resolved(cfg, out_dir / "config.json")
 
-    records = load_records(cfg, base_dir)
-    table = _features(cfg, records, engine_cfg, progress and rank == 0)
+    groups = load_record_groups(cfg, base_dir)
+    records = [r for g in groups for r in g]
+    table = _features(cfg, groups, engine_cfg, progress and rank == 0)
     texts = [r.text for r in records]
     train = table.subset(table.splits == "train")
     dev_mask = table.splits == "valid"
@@ -162,7 +175,20 @@ def train_bridge(
     if len(pairs):
         model.speech.mean[:] = torch.from_numpy(pairs.prosody.mean(0))
         model.speech.std[:] = torch.from_numpy(pairs.prosody.std(0) + 1e-3)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.text_init == "logreg" and not (resume and (out_dir / "checkpoint-last.pt").is_file()):
+        acc = logreg_warm_start(model, train, cfg.text_init_c)
+        log.info("text branch warm-started from logistic regression (train accuracy %.3f)", acc)
+    elif cfg.text_init not in ("random", "logreg"):
+        raise ValueError(f"text_init must be 'random' or 'logreg', got {cfg.text_init!r}")
+    # the text branch and the prototypes it defines move slowly after a warm start; speech is
+    # mapped into their space
+    text_params = [*model.text.parameters(), model.prototypes, model.class_bias]
+    text_ids = {id(p) for p in text_params}
+    opt = torch.optim.AdamW(
+        [{"params": text_params, "lr": cfg.lr * cfg.text_lr_scale},
+         {"params": [p for p in model.parameters() if id(p) not in text_ids], "lr": cfg.lr}],
+        weight_decay=cfg.weight_decay,
+    )
     steps_per_epoch = max(1, math.ceil(len(train) / (cfg.batch_size * world)))
     total, warm = cfg.epochs * steps_per_epoch, max(1, steps_per_epoch // 2)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, warm, total))

@@ -203,12 +203,34 @@ def paraformer_config(seaco: bool = False) -> dict[str, Any]:
 
 
 def build_paraformer(directory: Path, seaco: bool = False) -> Path:
-    """A tiny offline Paraformer / SeacoParaformer model dir."""
+    """A tiny offline Paraformer / SeacoParaformer model dir.
+
+    The SeacoParaformer dir also gets the hub's ``configuration.json`` (``file_path_metas``),
+    the layout in which FunASR silently builds a random model when ``model.pt`` is missing.
+    """
     tokens = _tokens()
     config = paraformer_config(seaco)
     model = _build(config, directory, tokens)
     _emit_tokens(model)
-    return _write_common(directory, config, model, tokens, N_MELS * LFR_M)
+    _write_common(directory, config, model, tokens, N_MELS * LFR_M)
+    if seaco:
+        metas = {
+            "init_param": "model.pt",
+            "config": "config.yaml",
+            "tokenizer_conf": {"token_list": "tokens.json"},
+            "frontend_conf": {"cmvn_file": "am.mvn"},
+        }
+        (directory / "configuration.json").write_text(
+            json.dumps(
+                {
+                    "framework": "pytorch",
+                    "task": "auto-speech-recognition",
+                    "model": {"type": "funasr"},
+                    "file_path_metas": metas,
+                }
+            )
+        )
+    return directory
 
 
 def build_paraformer_streaming(directory: Path) -> Path:

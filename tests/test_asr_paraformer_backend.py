@@ -163,6 +163,13 @@ def test_missing_models_are_clear_errors(dirs, tmp_path: Path) -> None:
     (empty / "config.yaml").write_text((dirs["paraformer"] / "config.yaml").read_text())
     with pytest.raises(ModelNotFoundError, match=r"model\.pt"):
         ParaformerRecognizer(ASRConfig(paraformer=ParaformerConfig(model=str(empty))))
+    # the hub layout (configuration.json) without weights: refused, not a random model
+    hub_layout = tmp_path / "seaco-no-weights"
+    hub_layout.mkdir()
+    for name in ("configuration.json", "config.yaml", "tokens.json", "am.mvn"):
+        (hub_layout / name).write_bytes((dirs["seaco"] / name).read_bytes())
+    with pytest.raises(ModelNotFoundError, match=r"no model\.pt.*random-weight"):
+        ParaformerRecognizer(ASRConfig(paraformer=ParaformerConfig(model=str(hub_layout))))
     bad_vad = ParaformerConfig(model=str(dirs["paraformer"]), vad_model=str(tmp_path / "x"))
     with pytest.raises(ModelNotFoundError, match="fsmn-vad"):
         ParaformerRecognizer(ASRConfig(paraformer=bad_vad))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import errno
-import multiprocessing as mp
 import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from engine.audio import Audio
 from engine.emotions import Emotion
+from engine.paths import repo_root
 from tts.base import Style, VoiceInfo
 from tts.cache import CachedSynthesizer, SynthesisCache, cache_key
 
@@ -83,20 +85,41 @@ def test_concurrent_thread_writers(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob(".tmp-*"))
 
 
-def _writer(directory: str, seed: int) -> int:
-    cache = SynthesisCache(directory, max_bytes=50_000_000)
-    ok = 0
-    for i in range(10):
-        ok += cache.put(f"{i:064x}", _audio(i))  # every process writes the same keys
-        ok += cache.get(f"{(i + seed) % 10:064x}") is not None or True
-    return ok
+_WRITER = """
+import sys
+import numpy as np
+from engine.audio import Audio
+from tts.cache import SynthesisCache
+
+directory, seed = sys.argv[1], int(sys.argv[2])
+cache = SynthesisCache(directory, max_bytes=50_000_000)
+stored = 0
+for i in range(10):
+    rng = np.random.default_rng(i)
+    audio = Audio((rng.standard_normal(4000) * 0.1).astype(np.float32), 24000)
+    stored += bool(cache.put(f"{i:064x}", audio))  # every process writes the same keys
+    cache.get(f"{(i + seed) % 10:064x}")  # and reads while the others write
+print(stored)
+"""
 
 
 def test_concurrent_process_writers(tmp_path: Path) -> None:
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(3) as pool:
-        results = pool.starmap(_writer, [(str(tmp_path), s) for s in range(3)])
-    assert results == [20, 20, 20]
+    # Separate interpreters (not multiprocessing.Pool, which hangs when a worker dies)
+    # writing the same keys at once: every put succeeds and no torn file is ever read.
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(tmp_path), str(seed)],
+            cwd=repo_root(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in range(3)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+        assert out.strip() == "10"
     cache = SynthesisCache(tmp_path, max_bytes=50_000_000)
     for i in range(10):
         got = cache.get(f"{i:064x}")

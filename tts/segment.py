@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import threading
 
-__all__ = ["split_text", "split_sentences", "SENTENCE_END", "CLAUSE_END"]
+__all__ = ["split_text", "split_sentences", "jieba_words", "SENTENCE_END", "CLAUSE_END"]
 
 SENTENCE_END = "。！？!?；;…\n"
 CLAUSE_END = "，,、：:—"
@@ -39,7 +39,8 @@ def split_sentences(text: str) -> list[str]:
     return [p.strip() for p in _pieces(_SENTENCE_RE, text) if p.strip()]
 
 
-def _words(text: str) -> list[str]:
+def jieba_words(text: str) -> list[str]:
+    """jieba's word segmentation (HMM on), safe to call from several threads."""
     import jieba
 
     with _jieba_lock:  # jieba's lazy dictionary load is not thread-safe
@@ -68,7 +69,7 @@ def _pack(parts: list[str], max_chars: int) -> list[str]:
 
 def _split_long(piece: str, max_chars: int) -> list[str]:
     """Cut a piece with no usable punctuation at word boundaries (a word is never split)."""
-    return _pack(_words(piece), max_chars)
+    return _pack(jieba_words(piece), max_chars)
 
 
 def split_text(text: str, max_chars: int) -> list[str]:
