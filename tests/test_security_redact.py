@@ -85,3 +85,20 @@ def test_uvicorn_access_log_still_formats_and_hides_query_tokens() -> None:
     line = AccessFormatter("%(client_addr)s %(request_line)s %(status_code)s").format(record)
     assert "GET /v1/asr?token=[REDACTED] HTTP/1.1" in line and token not in line
     assert "101" in line
+
+
+def test_placeholders_in_templates_survive() -> None:
+    key = generate_key()
+    record = logging.LogRecord(
+        "x",
+        logging.INFO,
+        __file__,
+        1,
+        "auth Bearer %s token=%s key: %r",
+        (key, "abc123", key),
+        None,
+    )
+    RedactingFilter().filter(record)
+    text = record.getMessage()  # no "not all arguments converted"
+    assert key not in text and "abc123" not in text  # "token=" in the template, value in args
+    assert text.startswith("auth Bearer [REDACTED]")
