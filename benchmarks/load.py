@@ -7,6 +7,8 @@ capacity — ramp concurrent clients (1, 2, 3, 4, 6, 8, ...); each step runs for
   seconds with every client running sessions back to back. Capacity is the highest N whose
   p95 voice-to-voice latency is under ``--bound-ms`` with no errors.
 
+report — re-read a finished soak (``--out``): RSS floor per cycle of clips, fds, threads.
+
 soak — ``--sessions`` sequential sessions, then ``--minutes`` at ``--clients`` concurrent
   clients (default: half of ``--capacity``), sampling the server's RSS, open fds and threads
   (psutil) every ``--sample-s`` seconds. Reports RSS growth over the sequential phase (after
@@ -165,7 +167,7 @@ async def capacity(args: argparse.Namespace, server: Server, clips: list[Clip]) 
     out = Path(args.out)
     steps, all_results = [], []
     best = 0
-    for n in [n for n in RAMP if n <= args.max_clients]:
+    for n in [n for n in RAMP if args.min_clients <= n <= args.max_clients]:
         results: list = []
         until = time.time() + args.step_s
         await asyncio.gather(
@@ -267,11 +269,42 @@ async def soak(args: argparse.Namespace, server: Server, clips: list[Clip]) -> d
     return report
 
 
+def rss_floors(samples: list[dict], window: int) -> list[tuple[int, float]]:
+    """Lowest RSS per window of ``window`` sessions (the level between sessions' transients).
+
+    Sessions cycle through the clips, so with ``window`` = number of clips every window sees
+    the same work; a leak shows as floors that keep rising after the first cycles.
+    """
+    out: dict[int, float] = {}
+    for row in samples:
+        w = int(row["sessions_done"]) // window
+        out[w] = min(out.get(w, float("inf")), float(row["rss_mb"]))
+    return sorted(out.items())
+
+
+def soak_report(args: argparse.Namespace, n_clips: int) -> dict:
+    """Re-read a finished soak's samples: RSS floor per clip cycle, fds and threads."""
+    import csv
+
+    with open(Path(args.out) / "soak_samples.csv", encoding="utf-8") as fh:
+        samples = list(csv.DictReader(fh))
+    floors = rss_floors(samples, n_clips)
+    steady = [f for w, f in floors if w >= 2]  # from the third cycle on (allocator warm)
+    return {
+        "rss_floor_mb_per_cycle": floors,
+        "rss_growth_steady_pct": round(100 * (steady[-1] - steady[0]) / steady[0], 2)
+        if len(steady) > 1
+        else None,
+        "fds": [int(samples[0]["fds"]), int(samples[-1]["fds"])],
+        "threads": [int(samples[0]["threads"]), int(samples[-1]["threads"])],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("mode", choices=["capacity", "soak"])
+    p.add_argument("mode", choices=["capacity", "soak", "report"])
     p.add_argument("--url", default="", help="existing server base URL (default: spawn one)")
     p.add_argument("--server-pid", type=int, default=None, help="PID to monitor with --url")
     p.add_argument(
@@ -289,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bound-ms", type=float, default=4000.0, help="capacity: p95 v2v bound")
     p.add_argument("--step-s", type=float, default=60.0, help="capacity: seconds per ramp step")
     p.add_argument("--max-clients", type=int, default=64)
+    p.add_argument("--min-clients", type=int, default=1, help="capacity: first ramp step")
     p.add_argument(
         "--full-ramp", action="store_true", help="capacity: keep ramping past the bound (curve)"
     )
@@ -311,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(clips)} clips, {sum(c.seconds for c in clips):.1f} s of speech; load {os.getloadavg()}",
         flush=True,
     )
+    if args.mode == "report":
+        print(json.dumps(soak_report(args, len(clips)), indent=2))
+        return 0
     server = Server(args)
     try:
         run = capacity if args.mode == "capacity" else soak

@@ -108,7 +108,7 @@ async def run_session(
     silence = bytes(FRAME_SAMPLES * 2)
     frame_s = FRAME_MS / 1000 / speed
     t_open = time.perf_counter()
-    t0 = 0.0  # send clock: audio position x seconds left the client at t0 + x / speed
+    t0 = 0.0  # send clock: audio up to position x s left the client at t0 + x / speed - frame_s
     utterance_end: float | None = None  # send time of the latest final's end
     final_at: dict[int, float] = {}
     first_audio: dict[int, float] = {}  # reply id -> v2v ms
@@ -138,7 +138,8 @@ async def run_session(
                         continue
                     result.events.append(type(event).__name__)
                     if isinstance(event, TranscriptFinal) and event.text:
-                        utterance_end = t0 + event.end_ms / 1000 / speed
+                        # frame i (audio up to (i+1) x 20 ms) leaves at t0 + i x frame_s
+                        utterance_end = t0 + event.end_ms / 1000 / speed - frame_s
                         final_at[event.utterance_id] = (now - utterance_end) * 1000
                         result.transcript += event.text
                     elif isinstance(event, ReplyText) and utterance_end is not None:

@@ -17,6 +17,7 @@ from engine.events import (
     UNAUTHORIZED,
     UNKNOWN_VOICE,
     AudioIn,
+    ClientEvent,
     ErrorEvent,
     ReplyAudio,
     SessionClose,
@@ -119,6 +120,7 @@ async def dialog(ws: WebSocket) -> None:
             clock.touch()
             if message is None or message["type"] == "websocket.disconnect":
                 break
+            events: list[ClientEvent | ErrorEvent]
             if message.get("bytes") is not None:
                 try:
                     guard.sizes.check_frame(message["bytes"])

@@ -71,3 +71,34 @@ def test_filter_on_handler_covers_args_exceptions_and_child_loggers() -> None:
         assert "ValueError" in text and "client sent" in text
     finally:
         root.removeHandler(handler)
+
+
+def test_uvicorn_access_log_still_formats_and_hides_query_tokens() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    token, _ = TokenSigner("secret-123", 60).issue("k")
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5555", "GET", f"/v1/asr?token={token}", "1.1", 101), None,
+    )  # fmt: skip
+    assert RedactingFilter().filter(record)
+    line = AccessFormatter("%(client_addr)s %(request_line)s %(status_code)s").format(record)
+    assert "GET /v1/asr?token=[REDACTED] HTTP/1.1" in line and token not in line
+    assert "101" in line
+
+
+def test_placeholders_in_templates_survive() -> None:
+    key = generate_key()
+    record = logging.LogRecord(
+        "x",
+        logging.INFO,
+        __file__,
+        1,
+        "auth Bearer %s token=%s key: %r",
+        (key, "abc123", key),
+        None,
+    )
+    RedactingFilter().filter(record)
+    text = record.getMessage()  # no "not all arguments converted"
+    assert key not in text and "abc123" not in text  # "token=" in the template, value in args
+    assert text.startswith("auth Bearer [REDACTED]")

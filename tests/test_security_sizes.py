@@ -103,3 +103,15 @@ def test_receive_times_out_and_cancels_the_pending_receive() -> None:
         assert await timer.receive(queue.get) == "hello"
 
     asyncio.run(main())
+
+
+def test_expired_error_names_the_nearer_deadline_even_if_woken_early() -> None:
+    clock = FakeClock()
+    timer = SessionClock(idle_timeout_s=10, session_timeout_s=25, clock=clock)
+    clock.now = 9.999  # a timer that fired a hair before the idle deadline
+    assert timer.expired_error().code == TIMEOUT_IDLE
+    clock.now = 20.0
+    timer.touch()
+    clock.now = 24.999  # ... and before the total one
+    assert timer.expired_error().code == TIMEOUT_SESSION
+    assert SessionClock(0, 5, clock).expired_error().code == TIMEOUT_SESSION

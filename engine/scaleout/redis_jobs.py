@@ -84,13 +84,13 @@ class RedisJobStore:
         """Store a queued job with an unguessable id (queue it with :meth:`enqueue`)."""
         job_id = "job_" + secrets.token_urlsafe(18)
         now = time.time()
-        fields = {
+        fields: dict[str, str | float | int] = {
             "id": job_id, "status": "queued", "params": json.dumps(params, ensure_ascii=False),
             "webhook": webhook, "created": now, "updated": now, "progress": 0.0, "result": "",
             "duration": 0.0, "error": "", "webhook_status": "", "webhook_attempts": 0,
         }  # fmt: skip
         with self._redis.pipeline() as pipe:
-            pipe.hset(self._key(job_id), mapping=fields)
+            pipe.hset(self._key(job_id), mapping=fields)  # type: ignore[arg-type]
             pipe.expire(self._key(job_id), self.ttl_s)
             pipe.execute()
         job = self.get(job_id)
@@ -103,7 +103,7 @@ class RedisJobStore:
 
         if not isinstance(job_id, str) or not JOB_ID.match(job_id):
             return None
-        raw = self._redis.hgetall(self._key(job_id))
+        raw: dict[bytes, bytes] = self._redis.hgetall(self._key(job_id))  # type: ignore[assignment]
         if not raw:
             return None
         row = {k.decode(): v.decode() for k, v in raw.items()}
@@ -145,7 +145,7 @@ class RedisJobStore:
         path = self.dir / f"{job.id}.wav"
         if path.is_file():
             return path
-        data = self._redis.get(f"{self.prefix}wav:{job.id}")
+        data: bytes | None = self._redis.get(f"{self.prefix}wav:{job.id}")  # type: ignore[assignment]
         if data is None:
             return None
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".part-")

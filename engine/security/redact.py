@@ -20,14 +20,16 @@ from collections.abc import Iterable
 
 REDACTED = "[REDACTED]"
 
+# Values never start with "%": a %-style placeholder in a log template (``token=%s``) is
+# left for its (separately cleaned) argument.
 _PATTERNS = [
     re.compile(r"tsk_[A-Za-z0-9_\-]{8,}"),
     re.compile(r"tst1\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"),
-    re.compile(r"(?i)(bearer\s+)[^\s'\",;]+"),
-    re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)[^\s'\",;&]+"),
+    re.compile(r"(?i)(bearer\s+)(?!%)[^\s'\",;]+"),
+    re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)(?!%)[^\s'\",;&]+"),
     re.compile(
         r"(?i)((?:api_key|apikey|api-key|access_token|token|secret|password|key)"
-        r"['\"]?\s*[:=]\s*['\"]?)[^\s'\",;&}]+"
+        r"['\"]?\s*[:=]\s*['\"]?)(?!%)[^\s'\",;&}]+"
     ),
     re.compile(r"(?i)(rediss?://[^:/@\s]*:)[^@\s]+(@)"),
 ]
@@ -60,13 +62,34 @@ class RedactingFilter(logging.Filter):
         if secret and len(secret) >= 6:
             self._secrets.add(secret)
 
+    def _clean(self, value: object) -> object:
+        if isinstance(value, str):
+            return redact(value, self._secrets)
+        if value is None or isinstance(value, int | float | bool):
+            return value
+        text = str(value)
+        cleaned = redact(text, self._secrets)
+        return value if cleaned == text else cleaned  # keep objects that carry no secret
+
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: keep the raw message
-            message = str(record.msg)
-        record.msg = redact(message, self._secrets)
-        record.args = None
+        # Arguments are cleaned one by one, not merged into the message: formatters such as
+        # uvicorn's access log unpack ``record.args`` themselves.
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg, self._secrets)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._clean(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: self._clean(v) for k, v in record.args.items()}
+        if record.args:
+            # A secret can also be split between template and argument ("token=%s"): check the
+            # joined text, and only then merge it (formatters that unpack args keep them).
+            try:
+                joined = record.getMessage()
+            except Exception:  # a broken format string: leave it to the handler
+                joined = ""
+            cleaned = redact(joined, self._secrets)
+            if cleaned != joined:
+                record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from engine.security.buckets import Bucket, Slot, TakeResult
 
@@ -72,7 +73,7 @@ return 0
 class RedisLimitStore:
     """Token buckets and leases in Redis, shared by every engine process using ``url``."""
 
-    def __init__(self, url: str, prefix: str = "tingshuo:limits:", client: object = None) -> None:
+    def __init__(self, url: str, prefix: str = "tingshuo:limits:", client: Any = None) -> None:
         import redis.asyncio as aioredis  # lazy: only when Redis is configured
 
         self._redis = client or aioredis.Redis.from_url(
@@ -95,9 +96,8 @@ class RedisLimitStore:
 
     async def acquire(self, slots: Sequence[Slot], lease_id: str, ttl_s: float) -> str | None:
         keys = [self._prefix + "s:" + s.key for s in slots]
-        full = int(
-            await self._acquire(keys=keys, args=[lease_id, float(ttl_s)] + [s.limit for s in slots])
-        )
+        args: list[str | float] = [lease_id, float(ttl_s), *(s.limit for s in slots)]
+        full = int(await self._acquire(keys=keys, args=args))
         return slots[full - 1].key if full else None
 
     async def release(self, slots: Sequence[Slot], lease_id: str) -> None:

@@ -119,6 +119,18 @@ class SessionClock:
             self.check()
         except SessionTimeoutError as exc:
             return exc
+        # A timer may fire a hair early (the event loop's clock resolution): name the nearer one.
+        now = self._clock()
+        idle_left = (
+            self.last_activity + self.idle_timeout_s - now if self.idle_timeout_s > 0 else None
+        )
+        total_left = (
+            self.started + self.session_timeout_s - now if self.session_timeout_s > 0 else None
+        )
+        if total_left is not None and (idle_left is None or total_left <= idle_left):
+            return SessionTimeoutError(
+                TIMEOUT_SESSION, f"session exceeded {self.session_timeout_s:g} s"
+            )
         return SessionTimeoutError(TIMEOUT_IDLE, f"no message for {self.idle_timeout_s:g} s")
 
     def wait_s(self) -> float | None:

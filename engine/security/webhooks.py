@@ -44,7 +44,7 @@ def check_webhook_url(url: str, allow_private: bool) -> None:
         infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         raise WebhookError(WEBHOOK_FORBIDDEN, "webhook host does not resolve") from None
-    addresses = {info[4][0] for info in infos}
+    addresses = {str(info[4][0]) for info in infos}
     if not addresses or not all(_is_public(a) for a in addresses):
         raise WebhookError(
             WEBHOOK_FORBIDDEN, "webhook_url points to a private, loopback or reserved address"
