@@ -43,7 +43,10 @@ def test_sessions_on_real_speech_are_measured_and_reported(asr_dev, tmp_path) ->
         refused = asyncio.run(bad)
     assert all(r.ok for r in results), [r.error for r in results]
     for r in results:
-        assert 0 < r.final_ms <= r.v2v_ms < 10_000 and r.reply_frames > 0
+        # The engine's VAD sees each frame as it arrives, so with the instant test-double
+        # recognizer a final may precede the harness's end-of-speech stamp by a frame.
+        frame_ms = 20
+        assert -frame_ms < r.final_ms <= r.v2v_ms < 10_000 and r.reply_frames > 0
         assert r.transcript == "你好"
     assert not refused.ok and "Error" in refused.error
     summary = load_client.summarize([*results, refused])
