@@ -236,8 +236,8 @@ def report(rows: list[dict], cmd: str, load: str) -> str:
         "Machine: 2-core CPU, no GPU, shared with other helpers' jobs (load average before the run: "
         f"{load}). Models: Whisper base int8 (CTranslate2) + Kokoro-82M int8 ONNX; clips from "
         "../shared/eval/asr-dev streamed at real-time pace in 20 ms frames over loopback; "
-        "synthesis cache off unless --tts-cache. Emotion bridge: keyword fallback (no trained "
-        "checkpoint in this checkout); reply policy: dialog's knowledge base.",
+        "synthesis cache off unless --tts-cache. Emotion bridge: the engine's configured one "
+        "(the packaged trained checkpoint by default); reply policy: dialog's knowledge base.",
         "",
         "| N clients | turns ok | v2v p50 (s) | v2v p95 (s) | first-partial lag p50 / p95 (s) | partial interval (s) | server CPU (% of one core) | server peak RSS (MiB) |",
         "|---|---|---|---|---|---|---|---|",
