@@ -119,6 +119,23 @@ def normalize_for_cer(text: str) -> str:
     )
 
 
+def utterance_cer(
+    reference: str,
+    hypothesis: str,
+    normalize: Callable[[str], str] = normalize_for_cer,
+) -> float:
+    """CER of one utterance after ``normalize`` of both sides (jiwer).
+
+    An empty normalised reference scores 0 against an empty hypothesis, else 1.
+    """
+    import jiwer
+
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    return float(jiwer.cer(ref, hyp or " "))
+
+
 def character_error_rate(references: list[str], hypotheses: list[str]) -> float:
     """Corpus CER (jiwer) over normalised texts; empty references are skipped."""
     import jiwer

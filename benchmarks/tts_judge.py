@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 
 from engine.audio import Audio
@@ -23,32 +22,21 @@ from engine.config import EngineConfig, cache_root
 ASR_RATE = 16000
 
 
-@lru_cache(maxsize=1)
-def _t2s():  # noqa: ANN202 - an opencc converter
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
 def normalize_for_cer(text: str) -> str:
-    """NFKC, Traditional→Simplified, numbers spelled out (tts.textnorm, so "6.6" and
-    "六点六" compare equal), then punctuation, symbols and whitespace dropped."""
+    """The eval normalisation (asr.textproc) with numbers spelled out by tts.textnorm first,
+    so "6.6" and "六点六" compare equal."""
+    from asr.textproc import normalize_for_cer as eval_normalize
+    from asr.textproc import to_simplified
     from tts.textnorm import normalize
 
-    text = normalize(_t2s().convert(unicodedata.normalize("NFKC", text)))
-    return "".join(
-        ch for ch in text if not unicodedata.category(ch).startswith(("P", "Z", "S", "C"))
-    )
+    return eval_normalize(normalize(to_simplified(unicodedata.normalize("NFKC", text))))
 
 
 def cer(reference: str, hypothesis: str) -> float:
     """Character error rate after :func:`normalize_for_cer` (jiwer)."""
-    import jiwer
+    from asr.textproc import utterance_cer
 
-    ref, hyp = normalize_for_cer(reference), normalize_for_cer(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return float(jiwer.cer(ref, hyp or " "))
+    return utterance_cer(reference, hypothesis, normalize_for_cer)
 
 
 def corpus_cer(pairs: list[tuple[str, str]]) -> float:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import csv
-import re
-import unicodedata
 from pathlib import Path
 
-import jiwer
 import numpy as np
 import pytest
 
+from asr.textproc import normalize_for_cer, utterance_cer
 from engine.config import EngineConfig
 from engine.services import Services
-
-_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 
 
 def load_real_services(config: EngineConfig) -> Services:
@@ -35,20 +31,13 @@ def load_real_services(config: EngineConfig) -> Services:
 
 
 def normalize(text: str) -> str:
-    """NFKC, Traditional→Simplified (OpenCC t2s), punctuation and spaces removed."""
-    import opencc
-
-    text = unicodedata.normalize("NFKC", text)
-    text = opencc.OpenCC("t2s").convert(text)
-    return _PUNCT.sub("", text).lower()
+    """The eval normalisation (NFKC, t2s, no punctuation or spaces), Latin letters lower-cased."""
+    return normalize_for_cer(text).lower()
 
 
 def cer(reference: str, hypothesis: str) -> float:
     """Character error rate after :func:`normalize` of both sides."""
-    ref, hyp = normalize(reference), normalize(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return jiwer.cer(ref, hyp or "∅")
+    return utterance_cer(reference, hypothesis, normalize)
 
 
 def references(asr_dev: Path) -> dict[str, str]:
