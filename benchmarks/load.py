@@ -208,7 +208,7 @@ async def soak(args: argparse.Namespace, server: Server, clips: list[Clip]) -> d
                 clips[i % len(clips)],
                 0,
                 args.api_key,
-                args.speed,
+                args.seq_speed or args.speed,
                 args.reply_timeout_s,
             )
             results.append(r)
@@ -247,6 +247,8 @@ async def soak(args: argparse.Namespace, server: Server, clips: list[Clip]) -> d
     last = monitor.samples[-1] if monitor.samples else None
     report = {
         "sequential_sessions": args.sessions,
+        "sequential_speed": args.seq_speed or args.speed,
+        "concurrent_speed": args.speed,
         "concurrent_clients": clients,
         "concurrent_minutes": args.minutes,
         "sequential": summarize(results[: args.sessions]),
@@ -316,6 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--max-clip-s", type=float, default=8.0, help="truncate clips to this length")
     p.add_argument("--speed", type=float, default=1.0, help="streaming pace; 1 = real time")
+    p.add_argument(
+        "--seq-speed",
+        type=float,
+        default=0.0,
+        help="soak: pace of the sequential phase only (default: --speed); the concurrent "
+        "phase always streams at --speed",
+    )
     p.add_argument("--reply-timeout-s", type=float, default=30.0)
     p.add_argument("--ready-timeout-s", type=float, default=600.0)
     p.add_argument("--out", default="benchmarks/results/load")

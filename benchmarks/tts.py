@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
             f"## Time to first audio (100-character text, stream): median "
             f"{statistics.median(firsts):.3f} s wall, {statistics.median(cpus):.3f} s process CPU "
             f"time (wall runs: {', '.join(f'{x:.3f}' for x in firsts)}; load "
-            f"{os.getloadavg()[0]:.2f}); first segment {synth.plan(text100)[0].text!r}"
+            f"{os.getloadavg()[0]:.2f}); first segment {synth.plan(text100, streaming=True)[0].text!r}"
         )
 
     if args.rtf_only:

@@ -73,11 +73,18 @@ def test_stream_yields_segments_equal_to_batch(kokoro) -> None:  # noqa: ANN001
             return [chunk async for chunk in kokoro.stream(text, style, executor=pool)]
 
     chunks = asyncio.run(collect())
-    assert len(chunks) == len(kokoro.plan(text, style)) >= 3
-    batch = kokoro.synthesize(text, style)
+    plan = kokoro.plan(text, style, streaming=True)
+    assert len(chunks) == len(plan) >= 3
+    one_by_one = [kokoro.segment_audio(seg, kokoro.default_voice) for seg in plan]
     np.testing.assert_allclose(
-        np.concatenate([c.samples for c in chunks]), batch.samples, atol=1e-5
+        np.concatenate([c.samples for c in chunks]),
+        np.concatenate([a.samples for a in one_by_one]),
+        atol=1e-5,
     )
+    # whole-text synthesis does not split off the short first segment a stream starts with
+    batch_plan = kokoro.plan(text, style)
+    assert len(batch_plan) < len(plan)
+    assert batch_plan[0].text.startswith(plan[0].text + plan[1].text)
 
 
 def test_concurrent_calls_match_sequential(kokoro) -> None:  # noqa: ANN001

@@ -130,6 +130,7 @@ class SegmentSynthesizer:
     sample_rate: int = 24000
     model_version: str = ""
     renders_rate: bool = False  # render_segment applies the explicit style rate itself
+    renders_emotion_rate: bool = False  # ... and the emotion's rate too (no PSOLA stretch)
 
     def __init__(
         self,
@@ -171,13 +172,20 @@ class SegmentSynthesizer:
             )
         return name
 
-    def plan(self, text: str, style: Style | None = None) -> list[PlannedSegment]:
-        """The segments :meth:`synthesize` and :meth:`stream` will render."""
+    def plan(
+        self, text: str, style: Style | None = None, streaming: bool = False
+    ) -> list[PlannedSegment]:
+        """The segments :meth:`stream` (``streaming``) or :meth:`synthesize` will render.
+
+        Only a stream splits off a short first segment (fast first audio); whole-text
+        synthesis keeps clauses together, which is cheaper (fewer model calls) and gives
+        the model the whole sentence's context.
+        """
         return plan_segments(
             text,
             style,
             self.max_segment_chars,
-            self.first_segment_chars,
+            self.first_segment_chars if streaming else None,
             self.sentence_pause_ms,
             self.clause_pause_ms,
             self.emotion_rendering,
@@ -191,7 +199,13 @@ class SegmentSynthesizer:
         else:
             target = target_for(st.emotion, 0.0, st.rate, st.pitch, st.volume)
         samples = self.render_segment(segment.text, voice, target)
-        samples = render(samples, self.sample_rate, target, style_rate_done=self.renders_rate)
+        samples = render(
+            samples,
+            self.sample_rate,
+            target,
+            style_rate_done=self.renders_rate,
+            emotion_rate_done=self.renders_emotion_rate,
+        )
         sr = self.sample_rate
         before = np.zeros(sr * segment.pause_before_ms // 1000, np.float32)
         after = np.zeros(sr * segment.pause_after_ms // 1000, np.float32)
@@ -234,7 +248,7 @@ class SegmentSynthesizer:
         Closing the generator early (barge-in) cancels what has not started.
         """
         name = self.resolve_voice(voice)
-        segments = self.plan(text, style)
+        segments = self.plan(text, style, streaming=True)
         loop = asyncio.get_running_loop()
         pending: collections.deque[asyncio.Future[Audio]] = collections.deque()
         upcoming = iter(segments)
