@@ -41,3 +41,23 @@ def test_latin_words_and_acronyms() -> None:
 def test_symbols_are_dropped() -> None:
     assert phonemize("😀") == ""
     assert phonemize("好😀") == phonemize("好")
+
+
+def test_tone_sandhi() -> None:
+    assert _pinyin("你好") == ["ni2", "hao3"]  # third tone before third tone
+    assert _pinyin("展览馆") == ["zhan2", "lan2", "guan3"]
+    assert _pinyin("一只")[0] == "yi4" and _pinyin("一切")[0] == "yi2"  # 一 by the next tone
+    assert _pinyin("不是")[0] == "bu2" and _pinyin("不好")[0] == "bu4"  # 不 before a fourth tone
+    assert _pinyin("看看") == ["kan4", "kan5"]  # reduplicated verb
+
+
+def test_neutral_tones_of_particles_but_not_of_words() -> None:
+    assert _pinyin("骂得我抬不起头")[1] == "de5"
+    assert _pinyin("一步不离地跟着")[-3:] == ["de5", "gen1", "zhe5"]
+    assert _pinyin("我的书")[1] == "de5"
+    # a word-final 的/地/得 keeps its dictionary reading inside a word
+    assert _pinyin("基地")[-1] == "di4" and _pinyin("目的")[-1] == "di4"
+    assert _pinyin("获得")[-1] == "de2" and _pinyin("觉得")[-1] == "de5"
+    assert _pinyin("恨不得") == ["hen4", "bu5", "de5"]
+    # 行行 in 银行行长 is not a reduplication
+    assert _pinyin("银行行长") == ["yin2", "hang2", "hang2", "zhang3"]

@@ -82,6 +82,9 @@ POLYPHONE_PHRASES: dict[str, str] = {
     "参差": "cen1 ci1",
     "处理": "chu3 li3",
     "好奇": "hao4 qi2",
+    "恨不得": "hen4 bu5 de5",
+    "舍不得": "she3 bu5 de5",
+    "怪不得": "guai4 bu5 de5",
     "爱好": "ai4 hao4",
     "喜好": "xi3 hao4",
 }
@@ -91,35 +94,84 @@ _LATIN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 _TOKEN = re.compile(r"[\u3400-\u9fff]+|[A-Za-z]+(?:'[A-Za-z]+)?|\s+|.", re.S)
 
 
-def pinyin_words(text: str) -> list[tuple[str, list[str]]]:
-    """jieba words of a hanzi run with their TONE3 pinyin (neutral tone = 5).
+@lru_cache(maxsize=1)
+def _tone_sandhi() -> Any:
+    from misaki.tone_sandhi import ToneSandhi
 
-    Adjacent words whose concatenation is in :data:`POLYPHONE_PHRASES` are read as
-    that phrase (jieba often cuts "还钱" into "还" + "钱", losing the context).
+    return ToneSandhi()
+
+
+def tagged_words(text: str) -> list[tuple[str, str]]:
+    """jieba words with part-of-speech tags, merged the way the tone-sandhi rules expect
+    (不/一 with their neighbours, reduplications, runs of third tones)."""
+    import jieba.posseg as psg
+
+    from tts.segment import jieba_lock
+
+    with jieba_lock:
+        pairs = [(w.word, w.flag) for w in psg.lcut(text)]
+    return _tone_sandhi().pre_merge_for_modify(pairs)
+
+
+def pinyin_words(text: str) -> list[tuple[str, list[str]]]:
+    """Words of a hanzi run with their TONE3 pinyin (neutral tone = 5), tone sandhi applied.
+
+    Readings come from pypinyin's phrase dictionary (the word context resolves most
+    polyphones); adjacent words whose concatenation is in :data:`POLYPHONE_PHRASES` are
+    read as that phrase (jieba often cuts "还钱" into "还" + "钱", losing the context).
+    Then the spoken tone changes of Standard Mandarin, with misaki's ``ToneSandhi`` (the
+    PaddleSpeech rules): third tone before third tone, 一 and 不 by the following tone,
+    and neutral tones of particles and suffixes (得/地/的, 了/着/过, 们/子, ...).
     """
     from pypinyin import Style, lazy_pinyin
 
-    from tts.segment import jieba_words
-
-    words = jieba_words(text)
+    words = tagged_words(text)
+    sandhi = _tone_sandhi()
     out: list[tuple[str, list[str]]] = []
     i = 0
     while i < len(words):
-        word = words[i]
+        word, pos = words[i]
         for span in (3, 2):
-            joined = "".join(words[i : i + span])
-            if span > 1 and i + span <= len(words) and joined in POLYPHONE_PHRASES:
+            joined = "".join(w for w, _ in words[i : i + span])
+            if i + span <= len(words) and joined in POLYPHONE_PHRASES:
                 out.append((joined, POLYPHONE_PHRASES[joined].split()))
                 i += span
                 break
         else:
             if word in POLYPHONE_PHRASES:
-                out.append((word, POLYPHONE_PHRASES[word].split()))
+                pys = POLYPHONE_PHRASES[word].split()
             else:
-                out.append(
-                    (word, lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True))
-                )
+                pys = lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True)
+                if len(pys) == len(word) and all(p[-1:].isdigit() for p in pys):
+                    pys = _spoken_tones(word, pys, sandhi.modified_tone(word, pos, list(pys)))
+            out.append((word, pys))
             i += 1
+    return out
+
+
+PARTICLES_DE = {"的", "地", "得"}
+
+
+def _spoken_tones(word: str, dictionary: list[str], sandhi: list[str]) -> list[str]:
+    """The sandhi rules' tones, minus two over-general neutral-tone rules.
+
+    The rules make a final 的/地/得 neutral in every word and the second of two equal
+    characters neutral in every noun/verb; but in 目的, 土地, 基地, 获得 the dictionary
+    reading is right (觉得 and 记得 are neutral there already), and in 银行行长 the 行行
+    is not a reduplication. So: a word-final 的/地/得 keeps the dictionary's tone unless it
+    is the particle itself (then de5); a reduplication is neutral only in two-character
+    words (看看, 奶奶) and AABB forms (高高兴兴).
+    """
+    if word in PARTICLES_DE:
+        return ["de5"]
+    out = list(sandhi)
+    if len(word) > 1 and word[-1] in PARTICLES_DE:
+        out[-1] = dictionary[-1]
+    aabb = len(word) == 4 and word[0] == word[1] and word[2] == word[3]
+    if len(word) > 2 and not aabb:
+        for j in range(1, len(word)):
+            if word[j] == word[j - 1] and out[j].endswith("5"):
+                out[j] = dictionary[j]
     return out
 
 

@@ -27,7 +27,7 @@ _SENTENCE_RE = re.compile(
 _CLAUSE_RE = re.compile(
     rf"[^{re.escape(CLAUSE_END)}]*(?:[{re.escape(CLAUSE_END)}]+[{_CLOSERS}]*|$)"
 )
-_jieba_lock = threading.Lock()
+jieba_lock = threading.Lock()
 
 
 def _pieces(regex: re.Pattern[str], text: str) -> list[str]:
@@ -43,7 +43,7 @@ def jieba_words(text: str) -> list[str]:
     """jieba's word segmentation (HMM on), safe to call from several threads."""
     import jieba
 
-    with _jieba_lock:  # jieba's lazy dictionary load is not thread-safe
+    with jieba_lock:  # jieba's lazy dictionary load is not thread-safe
         jieba.setLogLevel(60)
         return jieba.lcut(text, HMM=True)
 
