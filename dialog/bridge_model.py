@@ -55,7 +55,9 @@ class TextEncoderHead(nn.Module):
     def __init__(self, dims: BridgeDims) -> None:
         super().__init__()
         self.tfidf = dims.ngram_tfidf
-        self.ngrams = nn.EmbeddingBag(dims.ngram_buckets, dims.ngram_dim, mode="sum" if self.tfidf else "mean")
+        self.ngrams = nn.EmbeddingBag(
+            dims.ngram_buckets, dims.ngram_dim, mode="sum" if self.tfidf else "mean"
+        )
         nn.init.normal_(self.ngrams.weight, std=0.05)
         self.register_buffer("idf", torch.ones(dims.ngram_buckets))  # set from training text
         width = dims.text_embed + dims.ngram_dim
@@ -70,13 +72,21 @@ class TextEncoderHead(nn.Module):
         else:
             self.net = nn.Sequential(nn.Dropout(dims.dropout), nn.Linear(width, dims.shared))
 
-    def forward(self, embed: torch.Tensor, ngram_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, embed: torch.Tensor, ngram_ids: torch.Tensor, offsets: torch.Tensor
+    ) -> torch.Tensor:
         if self.tfidf:
             w = self.idf[ngram_ids]
-            lengths = torch.diff(offsets, append=torch.tensor([len(ngram_ids)], device=offsets.device))
-            bag_of = torch.repeat_interleave(torch.arange(len(offsets), device=offsets.device), lengths)
+            lengths = torch.diff(
+                offsets, append=torch.tensor([len(ngram_ids)], device=offsets.device)
+            )
+            bag_of = torch.repeat_interleave(
+                torch.arange(len(offsets), device=offsets.device), lengths
+            )
             norm = torch.zeros(len(offsets), device=w.device).index_add_(0, bag_of, w * w).sqrt()
-            bag = self.ngrams(ngram_ids, offsets, per_sample_weights=w / norm.clamp(min=1e-6)[bag_of])
+            bag = self.ngrams(
+                ngram_ids, offsets, per_sample_weights=w / norm.clamp(min=1e-6)[bag_of]
+            )
         else:
             bag = self.ngrams(ngram_ids, offsets)
         return self.net(torch.cat([embed, bag], dim=-1))
@@ -124,7 +134,9 @@ class BridgeModel(nn.Module):
         # temperatures [text, speech, fused] fitted after training; 1 = uncalibrated
         self.register_buffer("temperature", torch.ones(3))
 
-    def embed_text(self, embed: torch.Tensor, ngram_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    def embed_text(
+        self, embed: torch.Tensor, ngram_ids: torch.Tensor, offsets: torch.Tensor
+    ) -> torch.Tensor:
         """Text in the shared space (unnormalised; :meth:`class_logits` and
         :meth:`pair_logits` normalise as they need)."""
         return self.text(embed, ngram_ids, offsets)
@@ -162,11 +174,17 @@ class BridgeModel(nn.Module):
         if pairs is not None and len(pairs["label"]) > 1:
             zs = self.embed_speech(pairs["prosody"])
             zp = self.embed_text(pairs["embed"], pairs["ngrams"], pairs["offsets"])
-            loss_speech = F.cross_entropy(self.class_logits(zs, 1), pairs["label"], weight=class_weight)
-            loss_pair_text = F.cross_entropy(self.class_logits(zp, 0), pairs["label"], weight=class_weight)
+            loss_speech = F.cross_entropy(
+                self.class_logits(zs, 1), pairs["label"], weight=class_weight
+            )
+            loss_pair_text = F.cross_entropy(
+                self.class_logits(zp, 0), pairs["label"], weight=class_weight
+            )
             logits = self.pair_logits(zs, zp)
             target = torch.arange(len(zs), device=zs.device)
-            contrastive = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+            contrastive = 0.5 * (
+                F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)
+            )
             out.update(speech_ce=loss_speech, contrastive=contrastive)
             total = total + loss_speech + 0.5 * loss_pair_text + contrastive_weight * contrastive
         out["loss"] = total

@@ -30,7 +30,14 @@ class ChatMessage:
 class ChatBackend:
     """Blocking client with a per-request timeout (one ``httpx.Client``, reused)."""
 
-    def __init__(self, base_url: str, model: str, api_key: str = "", timeout_s: float = 8.0, max_tokens: int = 256) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        timeout_s: float = 8.0,
+        max_tokens: int = 256,
+    ) -> None:
         if not base_url:
             raise ValueError("the chat backend needs a base_url (dialog.chat.base_url)")
         self.url = base_url.rstrip("/") + "/chat/completions"
@@ -42,7 +49,13 @@ class ChatBackend:
     @classmethod
     def from_config(cls, config: ChatConfig) -> ChatBackend:
         """Build from ``[dialog.chat]``; the key comes from ``$<api_key_env>``."""
-        return cls(config.base_url, config.model, os.environ.get(config.api_key_env, ""), config.timeout_s, config.max_tokens)
+        return cls(
+            config.base_url,
+            config.model,
+            os.environ.get(config.api_key_env, ""),
+            config.timeout_s,
+            config.max_tokens,
+        )
 
     def complete(self, messages: list[ChatMessage], temperature: float = 0.3) -> str:
         """The assistant's reply text; raises :class:`ChatBackendError` on any failure."""
@@ -59,7 +72,9 @@ class ChatBackend:
         except httpx.HTTPError as exc:
             raise ChatBackendError(f"chat endpoint unreachable: {self.url}: {exc}") from exc
         if resp.status_code != 200:
-            raise ChatBackendError(f"chat endpoint answered HTTP {resp.status_code}: {resp.text[:200]}")
+            raise ChatBackendError(
+                f"chat endpoint answered HTTP {resp.status_code}: {resp.text[:200]}"
+            )
         try:
             content = resp.json()["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as exc:

@@ -28,7 +28,9 @@ class CheckpointError(ValueError):
     """A bridge checkpoint folder that is missing, incomplete or incompatible."""
 
 
-def save_inference_checkpoint(out_dir: Path, model: BridgeModel, config: dict[str, Any], metrics: dict[str, Any]) -> Path:
+def save_inference_checkpoint(
+    out_dir: Path, model: BridgeModel, config: dict[str, Any], metrics: dict[str, Any]
+) -> Path:
     """Write ``model.pt`` (atomically), ``config.json`` and ``metrics.json`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -42,7 +44,9 @@ def save_inference_checkpoint(out_dir: Path, model: BridgeModel, config: dict[st
     tmp = out_dir / "model.pt.tmp"
     torch.save(payload, tmp)
     os.replace(tmp, out_dir / "model.pt")
-    (out_dir / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out_dir / "config.json").write_text(
+        json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
     return out_dir
 
@@ -63,9 +67,15 @@ def load_inference_checkpoint(path: str | Path | None = None) -> BridgeModel:
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{file}: not a bridge checkpoint of format {CHECKPOINT_FORMAT}")
     if payload.get("emotions") != [e.value for e in EMOTIONS]:
-        raise CheckpointError(f"{file}: trained on a different emotion set {payload.get('emotions')}")
-    if payload.get("text_encoder") != ENCODER_NAME or payload.get("prosody_features") != list(FEATURE_NAMES):
-        raise CheckpointError(f"{file}: trained with other features ({payload.get('text_encoder')}); retrain it")
+        raise CheckpointError(
+            f"{file}: trained on a different emotion set {payload.get('emotions')}"
+        )
+    if payload.get("text_encoder") != ENCODER_NAME or payload.get("prosody_features") != list(
+        FEATURE_NAMES
+    ):
+        raise CheckpointError(
+            f"{file}: trained with other features ({payload.get('text_encoder')}); retrain it"
+        )
     model = BridgeModel(BridgeDims(**payload["dims"]))
     model.load_state_dict(payload["state_dict"])
     model.eval()

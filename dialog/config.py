@@ -37,7 +37,9 @@ class DialogConfig:
     knowledge_base: str = ""  # empty: the packaged customer-service example
     memory_turns: int = 8
     escalate_after_angry_turns: int = 3  # consecutive angry/hate turns before human handoff
-    escalation_min_confidence: float = 0.3  # an angry turn counts only above this confidence (uniform = 0.14)
+    escalation_min_confidence: float = (
+        0.3  # an angry turn counts only above this confidence (uniform = 0.14)
+    )
     kb_threshold: float = 0.5  # cosine similarity below which the KB answers with its fallback
     empathy_map: str = ""  # empty: built-in map; else a YAML file {emotion: {emotion, intensity}}
     handoff_message: str = "非常抱歉给您带来不好的体验，我这就为您转接人工客服，请稍候。"

@@ -50,7 +50,9 @@ DEFAULT_RULES: dict[Emotion, EmpathyRule] = {
 class EmpathyMap:
     """User emotion → reply style (+ acknowledgement), with a confidence floor."""
 
-    def __init__(self, rules: dict[Emotion, EmpathyRule] | None = None, min_confidence: float = 0.0) -> None:
+    def __init__(
+        self, rules: dict[Emotion, EmpathyRule] | None = None, min_confidence: float = 0.0
+    ) -> None:
         self.rules = {**DEFAULT_RULES, **(rules or {})}
         self.min_confidence = min_confidence
 
@@ -65,7 +67,9 @@ class EmpathyMap:
         return self.rule_for(user).style
 
     @classmethod
-    def from_mapping(cls, data: Any, where: str = "empathy map", min_confidence: float = 0.0) -> EmpathyMap:
+    def from_mapping(
+        cls, data: Any, where: str = "empathy map", min_confidence: float = 0.0
+    ) -> EmpathyMap:
         """Parse ``{user_emotion: {emotion, intensity, prefix}}``."""
         if not isinstance(data, dict):
             raise EmpathyMapError(f"{where}: expected a mapping of emotion -> rule")

@@ -46,7 +46,9 @@ def build_bridge(config: EngineConfig) -> TrainedBridge:
 
     d = config.dialog
     model = load_inference_checkpoint(d.bridge_checkpoint or None)
-    return TrainedBridge(model, shared_encoder(d.bridge.text_threads), build_empathy(config), fuse=d.bridge.fuse)
+    return TrainedBridge(
+        model, shared_encoder(d.bridge.text_threads), build_empathy(config), fuse=d.bridge.fuse
+    )
 
 
 def build_policy(config: EngineConfig) -> EmpatheticPolicy:
@@ -58,13 +60,21 @@ def build_policy(config: EngineConfig) -> EmpatheticPolicy:
     d = config.dialog
     name = d.policy.strip().lower()
     if name not in POLICIES:
-        raise UnknownPolicyError(f"unknown dialog policy {d.policy!r}; expected one of: {', '.join(POLICIES)}")
+        raise UnknownPolicyError(
+            f"unknown dialog policy {d.policy!r}; expected one of: {', '.join(POLICIES)}"
+        )
     empathy = build_empathy(config)
-    escalation = Escalation(d.escalate_after_angry_turns, d.escalation_min_confidence, d.handoff_message)
+    escalation = Escalation(
+        d.escalate_after_angry_turns, d.escalation_min_confidence, d.handoff_message
+    )
     if name == "echo":
         return EchoPolicy(empathy, escalation)
-    kb = KnowledgeBase.from_file(d.knowledge_base or None, shared_encoder(d.bridge.text_threads), d.kb_threshold)
+    kb = KnowledgeBase.from_file(
+        d.knowledge_base or None, shared_encoder(d.bridge.text_threads), d.kb_threshold
+    )
     kb_policy = KnowledgeBasePolicy(kb, empathy, escalation)
     if name == "kb":
         return kb_policy
-    return ChatPolicy(ChatBackend.from_config(d.chat), kb_policy, d.chat.system_prompt, empathy, escalation)
+    return ChatPolicy(
+        ChatBackend.from_config(d.chat), kb_policy, d.chat.system_prompt, empathy, escalation
+    )

@@ -75,7 +75,14 @@ class KBMatch:
 class KnowledgeBase:
     """Intents + slots + fallback, with the example utterances embedded once."""
 
-    def __init__(self, intents: list[Intent], slots: list[Slot], fallback: str, encoder: SentenceEncoder, threshold: float = 0.5) -> None:
+    def __init__(
+        self,
+        intents: list[Intent],
+        slots: list[Slot],
+        fallback: str,
+        encoder: SentenceEncoder,
+        threshold: float = 0.5,
+    ) -> None:
         if not intents:
             raise KnowledgeBaseError("a knowledge base needs at least one intent")
         self.intents = intents
@@ -132,7 +139,13 @@ class KnowledgeBase:
         return KBMatch(intent.name, score, answer, values, self._examples[best])
 
     @classmethod
-    def from_mapping(cls, data: Any, encoder: SentenceEncoder, where: str = "knowledge base", threshold: float | None = None) -> KnowledgeBase:
+    def from_mapping(
+        cls,
+        data: Any,
+        encoder: SentenceEncoder,
+        where: str = "knowledge base",
+        threshold: float | None = None,
+    ) -> KnowledgeBase:
         """Build from the parsed YAML mapping; raise :class:`KnowledgeBaseError` naming the entry."""
         if not isinstance(data, dict):
             raise KnowledgeBaseError(f"{where}: expected a mapping at the top level")
@@ -159,8 +172,12 @@ class KnowledgeBase:
             unknown = [s for s in requires if s not in slot_names]
             unknown += [m for m in re.findall(r"\{(\w+)\}", str(answer)) if m not in slot_names]
             if unknown:
-                raise KnowledgeBaseError(f"{where}: intent {name!r} uses undefined slot(s) {unknown}")
-            intents.append(Intent(str(name), tuple(str(e) for e in examples), str(answer), requires))
+                raise KnowledgeBaseError(
+                    f"{where}: intent {name!r} uses undefined slot(s) {unknown}"
+                )
+            intents.append(
+                Intent(str(name), tuple(str(e) for e in examples), str(answer), requires)
+            )
         names = [it.name for it in intents]
         if len(set(names)) != len(names):
             raise KnowledgeBaseError(f"{where}: duplicate intent names")
@@ -169,7 +186,9 @@ class KnowledgeBase:
         return cls(intents, slots, fallback, encoder, thr)
 
     @classmethod
-    def from_file(cls, path: str | Path | None, encoder: SentenceEncoder, threshold: float | None = None) -> KnowledgeBase:
+    def from_file(
+        cls, path: str | Path | None, encoder: SentenceEncoder, threshold: float | None = None
+    ) -> KnowledgeBase:
         """Load a YAML knowledge base (default: the packaged customer-service example)."""
         p = Path(path).expanduser() if path else DEFAULT_KB
         try:

@@ -41,7 +41,9 @@ class EmpatheticPolicy:
 
     name = "base"
 
-    def __init__(self, empathy: EmpathyMap | None = None, escalation: Escalation | None = None) -> None:
+    def __init__(
+        self, empathy: EmpathyMap | None = None, escalation: Escalation | None = None
+    ) -> None:
         self.empathy = empathy or EmpathyMap()
         self.escalation = escalation or Escalation()
 
@@ -65,7 +67,12 @@ class KnowledgeBasePolicy(EmpatheticPolicy):
 
     name = "kb"
 
-    def __init__(self, kb: KnowledgeBase, empathy: EmpathyMap | None = None, escalation: Escalation | None = None) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        empathy: EmpathyMap | None = None,
+        escalation: Escalation | None = None,
+    ) -> None:
         super().__init__(empathy, escalation)
         self.kb = kb
 
@@ -82,13 +89,22 @@ class ChatPolicy(EmpatheticPolicy):
 
     name = "chat"
 
-    def __init__(self, backend: ChatBackend, fallback: KnowledgeBasePolicy, system_prompt: str = "", empathy: EmpathyMap | None = None, escalation: Escalation | None = None) -> None:
+    def __init__(
+        self,
+        backend: ChatBackend,
+        fallback: KnowledgeBasePolicy,
+        system_prompt: str = "",
+        empathy: EmpathyMap | None = None,
+        escalation: Escalation | None = None,
+    ) -> None:
         super().__init__(empathy, escalation)
         self.backend = backend
         self.fallback = fallback
         self.system_prompt = system_prompt
 
-    def messages(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> list[ChatMessage]:
+    def messages(
+        self, history: list[Turn], utterance: str, emotion: UserEmotion
+    ) -> list[ChatMessage]:
         """The chat history sent to the endpoint (memory turns + the user's current emotion)."""
         system = self.system_prompt
         if emotion.confidence >= self.empathy.min_confidence:
@@ -115,7 +131,9 @@ class EchoPolicy(EmpatheticPolicy):
     name = "echo"
 
     def answer(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> tuple[str, str]:
-        return (f"您说的是：{utterance}" if utterance.strip() else "我没有听清，请再说一遍。"), "echo"
+        return (
+            f"您说的是：{utterance}" if utterance.strip() else "我没有听清，请再说一遍。"
+        ), "echo"
 
     def respond(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> Reply:
         reply = super().respond(history, utterance, emotion)

@@ -123,7 +123,11 @@ def prosodic_features(audio: Audio, text: str | None = None) -> np.ndarray:
     itimes = intensity.xs()
     if len(idb) < 2:
         raise AudioTooShortError(f"audio of {duration:.3f} s has no measurable intensity")
-    voiced_at_i = np.interp(itimes, times, voiced.astype(float)) > 0.5 if len(times) else np.zeros(len(idb), bool)
+    voiced_at_i = (
+        np.interp(itimes, times, voiced.astype(float)) > 0.5
+        if len(times)
+        else np.zeros(len(idb), bool)
+    )
     p95 = float(np.percentile(idb, 95))
     speech = idb > p95 - 25.0
     speech_time = max(float(speech.sum()) * TIME_STEP, MIN_DURATION)

@@ -25,7 +25,10 @@ _BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}, "text": {"type": "string"}},
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "text": {"type": "string"},
+                    },
                 }
             },
             "application/json": {
@@ -59,7 +62,9 @@ async def _inputs(request: Request, limit: int) -> tuple[bytes | None, str | Non
     if kind.startswith("multipart/form-data"):
         form = await request.form()
         upload, text = form.get("file"), form.get("text")
-        data = await upload.read(limit + 1) if upload is not None and hasattr(upload, "read") else None
+        data = (
+            await upload.read(limit + 1) if upload is not None and hasattr(upload, "read") else None
+        )
         return data, text if isinstance(text, str) else None
     raise ApiError(415, "unsupported_media_type", "send multipart/form-data or application/json")
 
@@ -77,7 +82,11 @@ async def emotion(request: Request) -> JSONResponse:
     if data is not None and len(data) > limit:
         raise ApiError(413, "upload_too_large", f"upload larger than {limit} bytes")
     if text is not None and len(text) > state.config.security.max_text_chars:
-        raise ApiError(413, "text_too_long", f"text longer than {state.config.security.max_text_chars} characters")
+        raise ApiError(
+            413,
+            "text_too_long",
+            f"text longer than {state.config.security.max_text_chars} characters",
+        )
     audio: Audio | None = None
     if data:
         try:

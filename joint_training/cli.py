@@ -28,15 +28,26 @@ def train() -> None:
 
 
 @train.command("bridge")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Training config (TOML); see joint_training/configs/bridge-default.toml.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Training config (TOML); see joint_training/configs/bridge-default.toml.",
+)
 @click.option("--out", "out_dir", default=None, help="Output folder (overrides out_dir).")
 @click.option("--epochs", type=int, default=None, help="Override the number of epochs.")
 @click.option("--resume", is_flag=True, help="Continue from <out>/checkpoint-last.pt.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.pass_context
-def bridge(ctx: click.Context, config_path: str | None, out_dir: str | None, epochs: int | None,
-           resume: bool, no_progress: bool) -> None:
+def bridge(
+    ctx: click.Context,
+    config_path: str | None,
+    out_dir: str | None,
+    epochs: int | None,
+    resume: bool,
+    no_progress: bool,
+) -> None:
     """Train the emotion bridge (CPED text + speech manifests); multi-process under torchrun."""
     from joint_training.train_bridge import train_bridge
 
@@ -50,7 +61,9 @@ def bridge(ctx: click.Context, config_path: str | None, out_dir: str | None, epo
     except TrainConfigError as exc:
         raise click.UsageError(str(exc)) from None
     base = Path(config_path).resolve().parent if config_path else Path.cwd()
-    metrics = train_bridge(cfg, _engine_config(ctx), resume=resume, progress=not no_progress, base_dir=base)
+    metrics = train_bridge(
+        cfg, _engine_config(ctx), resume=resume, progress=not no_progress, base_dir=base
+    )
     if metrics:
         summary = {
             "epoch": metrics["epoch"],
@@ -63,38 +76,72 @@ def bridge(ctx: click.Context, config_path: str | None, out_dir: str | None, epo
 
 
 @train.command("gen-speech")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for the wavs and manifest.jsonl.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the wavs and manifest.jsonl.",
+)
 @click.option("--train-per-emotion", type=int, default=25, show_default=True)
 @click.option("--valid-per-emotion", type=int, default=6, show_default=True)
 @click.option("--eval-per-emotion", type=int, default=10, show_default=True)
-@click.option("--eval-voices", type=int, default=1, show_default=True,
-              help="How many voices are kept for evaluation only.")
+@click.option(
+    "--eval-voices",
+    type=int,
+    default=1,
+    show_default=True,
+    help="How many voices are kept for evaluation only.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--existing-only", is_flag=True, help="Only write the manifest of wavs already made.")
-@click.option("--shard", default="0/1", show_default=True, help="K/N: make every N-th utterance from K (parallel runs).")
+@click.option(
+    "--shard",
+    default="0/1",
+    show_default=True,
+    help="K/N: make every N-th utterance from K (parallel runs).",
+)
 @click.pass_context
-def gen_speech(ctx: click.Context, out_dir: str, train_per_emotion: int, valid_per_emotion: int,
-               eval_per_emotion: int, eval_voices: int, seed: int, existing_only: bool, shard: str) -> None:
+def gen_speech(
+    ctx: click.Context,
+    out_dir: str,
+    train_per_emotion: int,
+    valid_per_emotion: int,
+    eval_per_emotion: int,
+    eval_voices: int,
+    seed: int,
+    existing_only: bool,
+    shard: str,
+) -> None:
     """Synthesize emotional speech with the project's synthesizer into a manifest."""
     from joint_training.speech_gen import GenerationPlan, generate_speech
 
-    plan = GenerationPlan(train_per_emotion=train_per_emotion, valid_per_emotion=valid_per_emotion,
-                          eval_per_emotion=eval_per_emotion,
-                          eval_voices=eval_voices, seed=seed)
+    plan = GenerationPlan(
+        train_per_emotion=train_per_emotion,
+        valid_per_emotion=valid_per_emotion,
+        eval_per_emotion=eval_per_emotion,
+        eval_voices=eval_voices,
+        seed=seed,
+    )
     try:
         k, n = (int(x) for x in shard.split("/"))
         if not 0 <= k < n:
             raise ValueError
     except ValueError:
-        raise click.BadParameter(f"expected K/N with 0 <= K < N, got {shard!r}", param_hint="--shard") from None
-    path = generate_speech(_engine_config(ctx), Path(out_dir), plan, existing_only=existing_only, shard=(k, n))
+        raise click.BadParameter(
+            f"expected K/N with 0 <= K < N, got {shard!r}", param_hint="--shard"
+        ) from None
+    path = generate_speech(
+        _engine_config(ctx), Path(out_dir), plan, existing_only=existing_only, shard=(k, n)
+    )
     click.echo(str(path))
 
 
 def main() -> None:
     """``python -m joint_training.cli`` (used by torchrun)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     train(prog_name="python -m joint_training.cli")
 
 

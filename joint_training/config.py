@@ -41,7 +41,9 @@ class BridgeTrainConfig:
     seed: int = 0
     threads: int = 1  # torch threads per process (1 is fastest on a busy 2-core machine)
     workers: int = 2  # processes for prosodic feature extraction
-    text_init: str = "random"  # random | logreg (warm start from a convex fit, joint_training/text_init.py)
+    text_init: str = (
+        "random"  # random | logreg (warm start from a convex fit, joint_training/text_init.py)
+    )
     text_init_c: float = 1.0  # inverse L2 strength of that fit
     text_lr_scale: float = 1.0  # learning-rate factor for the text branch after a warm start
     select_metric: str = "score"  # dev metric that picks the exported epoch (text+speech F1)
@@ -74,7 +76,9 @@ def _coerce(cls: type, data: dict[str, Any], where: str) -> Any:
             try:
                 kwargs[key] = hint(value)
             except (TypeError, ValueError):
-                raise TrainConfigError(f"{where}.{key}: expected {hint.__name__}, got {value!r}") from None
+                raise TrainConfigError(
+                    f"{where}.{key}: expected {hint.__name__}, got {value!r}"
+                ) from None
         else:
             kwargs[key] = value
     return cls(**kwargs)
@@ -85,7 +89,9 @@ def from_dict(data: dict[str, Any], where: str = "config") -> BridgeTrainConfig:
     return _coerce(BridgeTrainConfig, dict(data), where)
 
 
-def load_train_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> BridgeTrainConfig:
+def load_train_config(
+    path: str | Path | None, overrides: dict[str, Any] | None = None
+) -> BridgeTrainConfig:
     """Defaults < TOML file < ``overrides``; relative manifest paths resolve against the file."""
     data: dict[str, Any] = {}
     if path is not None:
@@ -107,4 +113,6 @@ def load_train_config(path: str | Path | None, overrides: dict[str, Any] | None 
 
 def save_resolved(config: BridgeTrainConfig, path: Path) -> None:
     """Write the resolved config as JSON (next to a checkpoint)."""
-    path.write_text(json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )

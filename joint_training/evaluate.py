@@ -22,7 +22,9 @@ def text_batch(table: FeatureTable, idx: np.ndarray) -> dict[str, torch.Tensor]:
     """Tensors of the text branch for rows ``idx`` (n-grams as EmbeddingBag ids + offsets)."""
     grams = [table.ngrams[i] for i in idx]
     lengths = np.asarray([len(g) for g in grams], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(grams) else np.zeros(0, np.int64)
+    offsets = (
+        np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(grams) else np.zeros(0, np.int64)
+    )
     flat = np.concatenate(grams) if grams else np.zeros(0, np.int64)
     return {
         "embed": torch.from_numpy(np.ascontiguousarray(table.embed[idx])),
@@ -40,7 +42,9 @@ def pair_batch(table: FeatureTable, idx: np.ndarray) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def embeddings(model: BridgeModel, table: FeatureTable, modality: str, chunk: int = 2048) -> torch.Tensor:
+def embeddings(
+    model: BridgeModel, table: FeatureTable, modality: str, chunk: int = 2048
+) -> torch.Tensor:
     """Shared-space vectors of every row for ``modality`` ('text' or 'speech')."""
     model.eval()
     out = []
@@ -93,7 +97,9 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(ece)
 
 
-def classification_metrics(pred: np.ndarray, labels: np.ndarray, probs: np.ndarray | None = None) -> dict[str, Any]:
+def classification_metrics(
+    pred: np.ndarray, labels: np.ndarray, probs: np.ndarray | None = None
+) -> dict[str, Any]:
     """Macro-F1, per-class F1, accuracy and the confusion matrix (rows = truth)."""
     per_class = f1_score(labels, pred, labels=LABELS, average=None, zero_division=0)
     present = [i for i in LABELS if (labels == i).any()]
@@ -110,7 +116,9 @@ def classification_metrics(pred: np.ndarray, labels: np.ndarray, probs: np.ndarr
 
 
 @torch.no_grad()
-def retrieval_recall(model: BridgeModel, table: FeatureTable, texts: list[str], ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
+def retrieval_recall(
+    model: BridgeModel, table: FeatureTable, texts: list[str], ks: tuple[int, ...] = (1, 5)
+) -> dict[str, float]:
     """Speech→text recall@k: does the utterance's own text rank in the top k of all distinct texts?"""
     if len(table) == 0:
         return {f"recall@{k}": 0.0 for k in ks}
@@ -124,7 +132,9 @@ def retrieval_recall(model: BridgeModel, table: FeatureTable, texts: list[str], 
     return {f"recall@{k}": float((rank < k).float().mean()) for k in ks}
 
 
-def evaluate_modality(model: BridgeModel, table: FeatureTable, modality: str, temperature: float = 1.0) -> dict[str, Any]:
+def evaluate_modality(
+    model: BridgeModel, table: FeatureTable, modality: str, temperature: float = 1.0
+) -> dict[str, Any]:
     """Metrics of one modality on ``table`` (rows without audio are skipped for speech/fused)."""
     if modality != "text":
         table = table.subset(table.has_audio)
@@ -153,8 +163,15 @@ def plot_confusion(matrix: list[list[int]], title: str, path: Path) -> Path:
     ax.set_title(title)
     for i in LABELS:
         for j in LABELS:
-            ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                int(m[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path)

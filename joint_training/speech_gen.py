@@ -55,7 +55,9 @@ class GenerationPlan:
 def usable_text(text: str, plan: GenerationPlan) -> bool:
     """Mostly-hanzi sentences of a speakable length."""
     hanzi = len(_HANZI.findall(text))
-    return plan.min_chars <= hanzi <= plan.max_chars and hanzi >= 0.8 * len(text.strip("，。！？…,.!? "))
+    return plan.min_chars <= hanzi <= plan.max_chars and hanzi >= 0.8 * len(
+        text.strip("，。！？…,.!? ")
+    )
 
 
 def split_voices(names: list[str], plan: GenerationPlan) -> tuple[list[str], list[str]]:
@@ -71,7 +73,9 @@ def split_voices(names: list[str], plan: GenerationPlan) -> tuple[list[str], lis
     return train_voices, eval_voices
 
 
-def plan_utterances(voices: list[str], plan: GenerationPlan, dev_series: tuple[str, ...] = DEFAULT_DEV_SERIES) -> list[ManifestRecord]:
+def plan_utterances(
+    voices: list[str], plan: GenerationPlan, dev_series: tuple[str, ...] = DEFAULT_DEV_SERIES
+) -> list[ManifestRecord]:
     """The utterances to synthesize (no audio yet: ``audio`` holds the target file name)."""
     train_voices, eval_voices = split_voices(voices, plan)
     rng = np.random.default_rng(plan.seed)
@@ -79,7 +83,11 @@ def plan_utterances(voices: list[str], plan: GenerationPlan, dev_series: tuple[s
     for r in cped_records(shared_dir(), dev_series):
         if usable_text(r.text, plan):
             pools.setdefault((r.split, r.emotion), []).append(r)
-    wanted = {"train": plan.train_per_emotion, "valid": plan.valid_per_emotion, "test": plan.eval_per_emotion}
+    wanted = {
+        "train": plan.train_per_emotion,
+        "valid": plan.valid_per_emotion,
+        "test": plan.eval_per_emotion,
+    }
     out: list[ManifestRecord] = []
     for split, n in wanted.items():
         split_voices_ = eval_voices if split == "test" else train_voices
@@ -90,19 +98,36 @@ def plan_utterances(voices: list[str], plan: GenerationPlan, dev_series: tuple[s
             for j, i in enumerate(rng.choice(len(pool), size=min(n, len(pool)), replace=False)):
                 src = pool[int(i)]
                 voice = str(rng.choice(split_voices_))
-                intensity = 1.0 if emotion == Emotion.NEUTRAL else round(float(rng.uniform(*plan.intensity_range)), 3)
+                intensity = (
+                    1.0
+                    if emotion == Emotion.NEUTRAL
+                    else round(float(rng.uniform(*plan.intensity_range)), 3)
+                )
                 rate = round(float(rng.uniform(*plan.rate_range)), 3)
-                digest = hashlib.sha1(f"{src.text}|{voice}|{intensity:.3f}|{rate:.3f}|{emotion}".encode()).hexdigest()[:8]
+                digest = hashlib.sha1(
+                    f"{src.text}|{voice}|{intensity:.3f}|{rate:.3f}|{emotion}".encode()
+                ).hexdigest()[:8]
                 uid = f"gen-{split}-{emotion.value}-{j:04d}-{digest}"
-                out.append(ManifestRecord(
-                    id=uid, audio=f"wav/{uid}.wav", text=src.text, emotion=emotion,
-                    speaker=voice, split=split, intensity=intensity, voice=voice,
-                    rate=rate, source=f"tts:{src.id}",
-                ))
+                out.append(
+                    ManifestRecord(
+                        id=uid,
+                        audio=f"wav/{uid}.wav",
+                        text=src.text,
+                        emotion=emotion,
+                        speaker=voice,
+                        split=split,
+                        intensity=intensity,
+                        voice=voice,
+                        rate=rate,
+                        source=f"tts:{src.id}",
+                    )
+                )
     return out
 
 
-def interleaved(records: list[ManifestRecord], done: set[str] | None = None) -> list[ManifestRecord]:
+def interleaved(
+    records: list[ManifestRecord], done: set[str] | None = None
+) -> list[ManifestRecord]:
     """Round-robin over (split, emotion) groups, groups with fewer finished files first, so a
     partial run still covers every split and class about evenly."""
     done = done or set()
@@ -137,13 +162,17 @@ def generate_speech(
     from tts.factory import build_synthesizer
 
     plan = plan or GenerationPlan()
-    tts_cfg = dataclasses.replace(config.tts, cache=dataclasses.replace(config.tts.cache, enabled=False))
+    tts_cfg = dataclasses.replace(
+        config.tts, cache=dataclasses.replace(config.tts.cache, enabled=False)
+    )
     synth = build_synthesizer(dataclasses.replace(config, tts=tts_cfg))
     utterances = plan_utterances([v.name for v in synth.voices()], plan)
     (out_dir / "wav").mkdir(parents=True, exist_ok=True)
     done: list[ManifestRecord] = []
     finished = {r.id for r in utterances if (out_dir / str(r.audio)).is_file()}
-    for rec in tqdm(interleaved(utterances, finished), desc="synthesizing", disable=not progress, unit="utt"):
+    for rec in tqdm(
+        interleaved(utterances, finished), desc="synthesizing", disable=not progress, unit="utt"
+    ):
         path = out_dir / str(rec.audio)
         mine = utterances.index(rec) % shard[1] == shard[0]
         if (existing_only or not mine) and not path.is_file():

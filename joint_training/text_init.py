@@ -40,7 +40,9 @@ def tfidf_matrix(table: FeatureTable, idf: np.ndarray) -> csr_matrix:
     return csr_matrix((vals, (rows, cols)), shape=(len(table), len(idf)), dtype=np.float64)
 
 
-def logreg_warm_start(model: BridgeModel, train: FeatureTable, c: float = 1.0, max_iter: int = 1000) -> float:
+def logreg_warm_start(
+    model: BridgeModel, train: FeatureTable, c: float = 1.0, max_iter: int = 1000
+) -> float:
     """Fit the logistic regression on ``train`` and write it into ``model``'s text branch.
 
     Returns the training accuracy of the fit. Needs ``text_hidden == 0``, ``cosine == False``,
@@ -49,7 +51,13 @@ def logreg_warm_start(model: BridgeModel, train: FeatureTable, c: float = 1.0, m
     from sklearn.linear_model import LogisticRegression
 
     d = model.dims
-    if d.text_hidden or d.cosine or not d.ngram_tfidf or d.ngram_dim != d.shared or d.shared < NUM_EMOTIONS:
+    if (
+        d.text_hidden
+        or d.cosine
+        or not d.ngram_tfidf
+        or d.ngram_dim != d.shared
+        or d.shared < NUM_EMOTIONS
+    ):
         raise TextInitError(
             "logreg warm start needs text_hidden=0, cosine=false, ngram_tfidf=true and ngram_dim == shared >= 7"
         )
@@ -61,7 +69,9 @@ def logreg_warm_start(model: BridgeModel, train: FeatureTable, c: float = 1.0, m
     coef = np.zeros((NUM_EMOTIONS, x.shape[1]))
     intercept = np.full(NUM_EMOTIONS, -20.0)  # classes absent from training are never predicted
     coef[present] = clf.coef_ if len(present) > 2 else np.vstack([-clf.coef_[0], clf.coef_[0]])
-    intercept[present] = clf.intercept_ if len(present) > 2 else [-clf.intercept_[0], clf.intercept_[0]]
+    intercept[present] = (
+        clf.intercept_ if len(present) > 2 else [-clf.intercept_[0], clf.intercept_[0]]
+    )
     e = d.text_embed
     with torch.no_grad():
         linear = model.text.net[-1]

@@ -51,7 +51,9 @@ def load_records(cfg: BridgeTrainConfig, base: Path | None = None) -> list[Manif
     return [r for group in load_record_groups(cfg, base) for r in group]
 
 
-def load_record_groups(cfg: BridgeTrainConfig, base: Path | None = None) -> list[list[ManifestRecord]]:
+def load_record_groups(
+    cfg: BridgeTrainConfig, base: Path | None = None
+) -> list[list[ManifestRecord]]:
     """The records per source (CPED, then each manifest), each cached separately."""
     groups: list[list[ManifestRecord]] = []
     if cfg.cped:
@@ -72,12 +74,27 @@ def load_record_groups(cfg: BridgeTrainConfig, base: Path | None = None) -> list
     return groups
 
 
-def _features(cfg: BridgeTrainConfig, groups: list[list[ManifestRecord]], engine_cfg: EngineConfig | None, progress: bool) -> FeatureTable:
-    cache = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else cache_root(engine_cfg or EngineConfig()) / "bridge-features"
+def _features(
+    cfg: BridgeTrainConfig,
+    groups: list[list[ManifestRecord]],
+    engine_cfg: EngineConfig | None,
+    progress: bool,
+) -> FeatureTable:
+    cache = (
+        Path(cfg.cache_dir).expanduser()
+        if cfg.cache_dir
+        else cache_root(engine_cfg or EngineConfig()) / "bridge-features"
+    )
     rank, world = _rank_world()
 
     def load(workers: int, show: bool) -> FeatureTable:
-        return concat([cached_features(g, cfg.dims.ngram_buckets, cache, workers=workers, progress=show) for g in groups if g])
+        return concat(
+            [
+                cached_features(g, cfg.dims.ngram_buckets, cache, workers=workers, progress=show)
+                for g in groups
+                if g
+            ]
+        )
 
     if rank == 0:
         table = load(cfg.workers, progress)
@@ -119,13 +136,19 @@ def evaluate_epoch(model: BridgeModel, dev: FeatureTable, dev_texts: list[str]) 
     # text is judged on the text corpus's own dev rows when there are any: the texts of
     # generated speech may come from other series (see docs/emotion-data.md)
     text_dev = dev.subset(~dev.has_audio) if (~dev.has_audio).any() else dev
-    t_text = ev.fit_temperature(ev.logits(model, text_dev, "text"), torch.from_numpy(text_dev.labels))
+    t_text = ev.fit_temperature(
+        ev.logits(model, text_dev, "text"), torch.from_numpy(text_dev.labels)
+    )
     t_speech = 1.0
     if len(speech_dev):
-        t_speech = ev.fit_temperature(ev.logits(model, speech_dev, "speech"), torch.from_numpy(speech_dev.labels))
+        t_speech = ev.fit_temperature(
+            ev.logits(model, speech_dev, "speech"), torch.from_numpy(speech_dev.labels)
+        )
     model.temperature[:] = torch.tensor([t_text, t_speech, 1.0])
     if len(speech_dev):
-        t_fused = ev.fit_temperature(ev.logits(model, speech_dev, "fused"), torch.from_numpy(speech_dev.labels))
+        t_fused = ev.fit_temperature(
+            ev.logits(model, speech_dev, "fused"), torch.from_numpy(speech_dev.labels)
+        )
         model.temperature[2] = t_fused
     out: dict[str, Any] = {
         "temperature": [round(float(t), 4) for t in model.temperature],
@@ -185,8 +208,10 @@ def train_bridge(
     text_params = [*model.text.parameters(), model.prototypes, model.class_bias]
     text_ids = {id(p) for p in text_params}
     opt = torch.optim.AdamW(
-        [{"params": text_params, "lr": cfg.lr * cfg.text_lr_scale},
-         {"params": [p for p in model.parameters() if id(p) not in text_ids], "lr": cfg.lr}],
+        [
+            {"params": text_params, "lr": cfg.lr * cfg.text_lr_scale},
+            {"params": [p for p in model.parameters() if id(p) not in text_ids], "lr": cfg.lr},
+        ],
         weight_decay=cfg.weight_decay,
     )
     steps_per_epoch = max(1, math.ceil(len(train) / (cfg.batch_size * world)))
@@ -213,7 +238,11 @@ def train_bridge(
         net.train()
         order = np.random.default_rng(cfg.seed + epoch).permutation(len(train))
         shard = order[rank::world]
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and rank == 0))
+        bar = tqdm(
+            range(steps_per_epoch),
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=not (progress and rank == 0),
+        )
         t0, sums = time.time(), {"loss": 0.0}
         for step in bar:
             idx = shard[step * cfg.batch_size : (step + 1) * cfg.batch_size]
@@ -221,7 +250,12 @@ def train_bridge(
                 idx = shard[: cfg.batch_size]
             pb = None
             if len(pairs) > 1:
-                pb = ev.pair_batch(pairs, pair_rng.choice(len(pairs), min(cfg.pair_batch_size, len(pairs)), replace=False))
+                pb = ev.pair_batch(
+                    pairs,
+                    pair_rng.choice(
+                        len(pairs), min(cfg.pair_batch_size, len(pairs)), replace=False
+                    ),
+                )
             losses = net(ev.text_batch(train, idx), pb, weights, cfg.contrastive_weight)
             opt.zero_grad()
             losses["loss"].backward()
@@ -233,25 +267,51 @@ def train_bridge(
         train_losses = {k: v / steps_per_epoch for k, v in sums.items()}
         if rank == 0:
             metrics = evaluate_epoch(model, dev, dev_texts)
-            row = {"epoch": epoch + 1, "train": train_losses, "seconds": round(time.time() - t0, 1), **metrics}
+            row = {
+                "epoch": epoch + 1,
+                "train": train_losses,
+                "seconds": round(time.time() - t0, 1),
+                **metrics,
+            }
             history.append(row)
             log.info(
                 "epoch %d loss %.3f dev text F1 %.3f speech F1 %.3f fused F1 %.3f R@1 %.2f",
-                epoch + 1, train_losses["loss"], metrics["text"]["macro_f1"],
-                metrics["speech"].get("macro_f1", 0.0), metrics["fused"].get("macro_f1", 0.0),
+                epoch + 1,
+                train_losses["loss"],
+                metrics["text"]["macro_f1"],
+                metrics["speech"].get("macro_f1", 0.0),
+                metrics["fused"].get("macro_f1", 0.0),
                 metrics["retrieval"]["recall@1"],
             )
             if metrics[cfg.select_metric] > best:
                 best, best_metrics = metrics[cfg.select_metric], row
                 save_inference_checkpoint(out_dir, model, cfg.to_dict(), row)
-                ev.plot_confusion(metrics["text"]["confusion"], f"text, dev (epoch {epoch + 1})", out_dir / "confusion_text.png")
+                ev.plot_confusion(
+                    metrics["text"]["confusion"],
+                    f"text, dev (epoch {epoch + 1})",
+                    out_dir / "confusion_text.png",
+                )
                 if metrics["speech"].get("n"):
-                    ev.plot_confusion(metrics["speech"]["confusion"], f"speech, dev (epoch {epoch + 1})", out_dir / "confusion_speech.png")
+                    ev.plot_confusion(
+                        metrics["speech"]["confusion"],
+                        f"speech, dev (epoch {epoch + 1})",
+                        out_dir / "confusion_speech.png",
+                    )
             (out_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n")
             tmp = last.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                        "epoch": epoch + 1, "best": best, "history": history, "best_metrics": best_metrics,
-                        "config": cfg.to_dict()}, tmp)
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "epoch": epoch + 1,
+                    "best": best,
+                    "history": history,
+                    "best_metrics": best_metrics,
+                    "config": cfg.to_dict(),
+                },
+                tmp,
+            )
             os.replace(tmp, last)
         if ddp:
             dist.barrier()

@@ -11,7 +11,9 @@ from engine.cli import cli
 
 
 def test_text_json() -> None:
-    result = CliRunner().invoke(cli, ["emotion", "--text", "你们这服务太差了，我要投诉！气死我了", "--json"])
+    result = CliRunner().invoke(
+        cli, ["emotion", "--text", "你们这服务太差了，我要投诉！气死我了", "--json"]
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
     assert out["input"] == "text" and out["source"] == "text"

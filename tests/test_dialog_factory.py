@@ -24,7 +24,9 @@ def test_policies_by_name() -> None:
     assert isinstance(build_policy(_config(policy="echo")), EchoPolicy)
     kb = build_policy(_config(policy="kb"))
     assert isinstance(kb, KnowledgeBasePolicy) and isinstance(kb, ReplyPolicy)
-    chat_cfg = dataclasses.replace(EngineConfig().dialog.chat, base_url="http://127.0.0.1:9/v1", model="m")
+    chat_cfg = dataclasses.replace(
+        EngineConfig().dialog.chat, base_url="http://127.0.0.1:9/v1", model="m"
+    )
     assert isinstance(build_policy(_config(policy="chat", chat=chat_cfg)), ChatPolicy)
     with pytest.raises(UnknownPolicyError, match="kb, chat, echo"):
         build_policy(_config(policy="oracle"))
@@ -33,7 +35,9 @@ def test_policies_by_name() -> None:
 def test_configured_empathy_map_and_escalation(tmp_path: Path) -> None:
     path = tmp_path / "map.yaml"
     path.write_text("happy: {emotion: neutral, intensity: 0.3}\n", encoding="utf-8")
-    policy = build_policy(_config(policy="echo", empathy_map=str(path), escalate_after_angry_turns=1))
+    policy = build_policy(
+        _config(policy="echo", empathy_map=str(path), escalate_after_angry_turns=1)
+    )
     assert policy.respond([], "好", UserEmotion(Emotion.HAPPY, 0.9)).style.intensity == 0.3
     assert policy.respond([], "好", UserEmotion(Emotion.ANGRY, 0.9)).handoff
 

@@ -17,13 +17,21 @@ from tests.engine_server import engine_test_config, running_server
 @pytest.fixture(scope="module")
 def server():  # noqa: ANN201
     config = engine_test_config(warmup=False)
-    services = Services(config, ScriptedRecognizer(["你好"]), ToneSynthesizer(), build_bridge(config), build_policy(config))
+    services = Services(
+        config,
+        ScriptedRecognizer(["你好"]),
+        ToneSynthesizer(),
+        build_bridge(config),
+        build_policy(config),
+    )
     with running_server(config, services) as base:
         yield base
 
 
 def test_text_json(server: str) -> None:
-    r = httpx.post(server + "/api/emotion", json={"text": "你们这服务太差了，我要投诉！气死我了"}, timeout=30)
+    r = httpx.post(
+        server + "/api/emotion", json={"text": "你们这服务太差了，我要投诉！气死我了"}, timeout=30
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["emotion"] == "angry" and body["source"] == "text"
@@ -33,11 +41,17 @@ def test_text_json(server: str) -> None:
 
 def test_audio_and_text_multipart_and_base64(server: str, asr_dev: Path) -> None:
     wav = (asr_dev / "wav" / "funasr_llamacpp_sample.wav").read_bytes()
-    r = httpx.post(server + "/api/emotion", files={"file": ("a.wav", wav, "audio/wav")},
-                   data={"text": "我想问我在滨海新区有房"}, timeout=30)
+    r = httpx.post(
+        server + "/api/emotion",
+        files={"file": ("a.wav", wav, "audio/wav")},
+        data={"text": "我想问我在滨海新区有房"},
+        timeout=30,
+    )
     assert r.status_code == 200, r.text
     assert r.json()["source"] == "fused"
-    r = httpx.post(server + "/api/emotion", json={"audio_base64": base64.b64encode(wav).decode()}, timeout=30)
+    r = httpx.post(
+        server + "/api/emotion", json={"audio_base64": base64.b64encode(wav).decode()}, timeout=30
+    )
     assert r.status_code == 200 and r.json()["source"] == "audio"
 
 
@@ -47,7 +61,11 @@ def test_audio_and_text_multipart_and_base64(server: str, asr_dev: Path) -> None
         ({"json": {"text": "  "}}, 400, "empty_input"),
         ({"json": {"audio_base64": "!!!"}}, 400, "bad_audio"),
         ({"files": {"file": ("x.wav", b"RIFFjunk", "audio/wav")}}, 400, "bad_audio"),
-        ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type"),
+        (
+            {"content": b"hello", "headers": {"content-type": "text/plain"}},
+            415,
+            "unsupported_media_type",
+        ),
         ({"json": {"text": "啊" * 6000}}, 413, "text_too_long"),
     ],
 )

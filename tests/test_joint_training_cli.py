@@ -39,20 +39,50 @@ def test_torchrun_two_processes(tmp_path: Path, asr_dev: Path) -> None:
     with (asr_dev / "transcripts.tsv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
     manifest = tmp_path / "speech.jsonl"
-    manifest.write_text("".join(
-        json.dumps({"id": f"d{i}", "audio": str(asr_dev / "wav" / r["file"]), "text": r["transcript"],
-                    "emotion": "neutral", "speaker": str(i), "split": "valid" if i % 4 == 0 else "train"},
-                   ensure_ascii=False) + "\n" for i, r in enumerate(rows)), encoding="utf-8")
+    manifest.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"d{i}",
+                    "audio": str(asr_dev / "wav" / r["file"]),
+                    "text": r["transcript"],
+                    "emotion": "neutral",
+                    "speaker": str(i),
+                    "split": "valid" if i % 4 == 0 else "train",
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for i, r in enumerate(rows)
+        ),
+        encoding="utf-8",
+    )
     config = tmp_path / "tiny.toml"
     config.write_text(
         f'out_dir = "{tmp_path / "run"}"\ncache_dir = "{tmp_path / "cache"}"\nmanifests = ["{manifest}"]\n'
         "max_text_rows = 300\nepochs = 2\nbatch_size = 64\npair_batch_size = 4\n"
-        "[dims]\nngram_buckets = 512\nngram_dim = 8\nhidden = 16\nshared = 8\n", encoding="utf-8")
+        "[dims]\nngram_buckets = 512\nngram_dim = 8\nhidden = 16\nshared = 8\n",
+        encoding="utf-8",
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo_root())}
     proc = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "joint_training.cli",
-         "bridge", "--config", str(config), "--no-progress"],
-        cwd=repo_root(), env=env, capture_output=True, text=True, timeout=300,
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "joint_training.cli",
+            "bridge",
+            "--config",
+            str(config),
+            "--no-progress",
+        ],
+        cwd=repo_root(),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     history = json.loads((tmp_path / "run" / "history.json").read_text())

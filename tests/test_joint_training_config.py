@@ -18,7 +18,7 @@ def test_default_config_parses() -> None:
 
 def test_overrides_and_errors(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
-    path.write_text('epochs = 3\n[dims]\nshared = 8\n', encoding="utf-8")
+    path.write_text("epochs = 3\n[dims]\nshared = 8\n", encoding="utf-8")
     cfg = load_train_config(path, {"epochs": 5, "dims": {"hidden": 4}})
     assert cfg.epochs == 5 and cfg.dims.shared == 8 and cfg.dims.hidden == 4
     path.write_text("cped = 3\n", encoding="utf-8")

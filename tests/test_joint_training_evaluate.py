@@ -31,7 +31,9 @@ def test_temperature_scaling_softens_overconfident_logits() -> None:
     assert nll(logits / t, labels) < nll(logits, labels)
     probs = torch.softmax(logits / t, -1).numpy()
     raw = torch.softmax(logits, -1).numpy()
-    assert ev.expected_calibration_error(probs, labels.numpy()) < ev.expected_calibration_error(raw, labels.numpy())
+    assert ev.expected_calibration_error(probs, labels.numpy()) < ev.expected_calibration_error(
+        raw, labels.numpy()
+    )
 
 
 def test_confusion_png(tmp_path: Path) -> None:

@@ -13,7 +13,14 @@ from joint_training.manifest import ManifestRecord
 
 def test_cache_round_trip_with_real_audio(tmp_path: Path, asr_dev: Path) -> None:
     records = [
-        ManifestRecord("a", str(asr_dev / "wav" / "firered2s_hello_zh.wav"), "你好世界", Emotion.NEUTRAL, "s", "train"),
+        ManifestRecord(
+            "a",
+            str(asr_dev / "wav" / "firered2s_hello_zh.wav"),
+            "你好世界",
+            Emotion.NEUTRAL,
+            "s",
+            "train",
+        ),
         ManifestRecord("b", None, "气死我了", Emotion.ANGRY, "s", "valid"),
     ]
     first = cached_features(records, 256, tmp_path, workers=1, progress=False)

@@ -46,7 +46,11 @@ def test_plan_keeps_evaluation_apart(shared: Path) -> None:
         assert 0.6 <= u.intensity <= 1.6 and 0.9 <= u.rate <= 1.1
     assert Counter(u.emotion for u in utts if u.split == "test") == dict.fromkeys(EMOTIONS, 3)
     order = interleaved(utts)
-    assert {u.split for u in order[:21]} == {"train", "valid", "test"}  # partial runs cover all splits
+    assert {u.split for u in order[:21]} == {
+        "train",
+        "valid",
+        "test",
+    }  # partial runs cover all splits
 
 
 @pytest.mark.slow
@@ -55,7 +59,14 @@ def test_real_synthesis_round_trip(tmp_path: Path, shared: Path) -> None:
 
     config = EngineConfig()
     try:
-        build_synthesizer(dataclasses.replace(config, tts=dataclasses.replace(config.tts, cache=dataclasses.replace(config.tts.cache, enabled=False))))
+        build_synthesizer(
+            dataclasses.replace(
+                config,
+                tts=dataclasses.replace(
+                    config.tts, cache=dataclasses.replace(config.tts.cache, enabled=False)
+                ),
+            )
+        )
     except Exception as exc:  # noqa: BLE001 - any missing model means skip
         pytest.skip(f"synthesizer unavailable: {exc}")
     plan = GenerationPlan(train_per_emotion=0, valid_per_emotion=0, eval_per_emotion=1, max_chars=8)

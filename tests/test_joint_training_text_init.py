@@ -16,7 +16,9 @@ from joint_training.features import compute_features
 from joint_training.text_init import TextInitError, logreg_warm_start, tfidf_matrix
 from joint_training.train_bridge import ngram_idf
 
-DIMS = BridgeDims(ngram_buckets=2048, ngram_dim=16, shared=16, text_hidden=0, cosine=False, dropout=0.0)
+DIMS = BridgeDims(
+    ngram_buckets=2048, ngram_dim=16, shared=16, text_hidden=0, cosine=False, dropout=0.0
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,9 @@ def test_warm_start_reproduces_the_fit(table) -> None:  # noqa: ANN001
     ref = LogisticRegression(C=1.0, max_iter=1000, class_weight="balanced").fit(x, table.labels)
     ours = ev.logits(model, table, "text").numpy()
     assert (ours.argmax(1) == ref.predict(x)).mean() > 0.99
-    np.testing.assert_allclose(ours[:, np.unique(table.labels)], ref.decision_function(x), atol=1e-3)
+    np.testing.assert_allclose(
+        ours[:, np.unique(table.labels)], ref.decision_function(x), atol=1e-3
+    )
 
 
 def test_needs_linear_dot_product_dims(table) -> None:  # noqa: ANN001

@@ -22,8 +22,12 @@ def speech_manifest(asr_dev: Path, out: Path) -> Path:
         rows = list(csv.DictReader(fh, delimiter="\t"))
     records = [
         ManifestRecord(
-            id=f"dev-{i}", audio=str(asr_dev / "wav" / r["file"]), text=r["transcript"],
-            emotion=Emotion.NEUTRAL, speaker=r["file"].split("_")[0], split="valid" if i % 4 == 0 else "train",
+            id=f"dev-{i}",
+            audio=str(asr_dev / "wav" / r["file"]),
+            text=r["transcript"],
+            emotion=Emotion.NEUTRAL,
+            speaker=r["file"].split("_")[0],
+            split="valid" if i % 4 == 0 else "train",
         )
         for i, r in enumerate(rows)
     ]
@@ -34,11 +38,20 @@ def speech_manifest(asr_dev: Path, out: Path) -> Path:
 def run(tmp_path_factory: pytest.TempPathFactory, asr_dev: Path) -> tuple[Path, dict]:
     base = tmp_path_factory.mktemp("bridge")
     manifest = speech_manifest(asr_dev, base / "speech.jsonl")
-    cfg = load_train_config(None, {
-        "out_dir": str(base / "run"), "cache_dir": str(base / "cache"), "manifests": [str(manifest)],
-        "max_text_rows": 800, "epochs": 3, "batch_size": 128, "pair_batch_size": 8, "lr": 3e-3,
-        "dims": {"ngram_buckets": 1024, "ngram_dim": 16, "hidden": 32, "shared": 16},
-    })
+    cfg = load_train_config(
+        None,
+        {
+            "out_dir": str(base / "run"),
+            "cache_dir": str(base / "cache"),
+            "manifests": [str(manifest)],
+            "max_text_rows": 800,
+            "epochs": 3,
+            "batch_size": 128,
+            "pair_batch_size": 8,
+            "lr": 3e-3,
+            "dims": {"ngram_buckets": 1024, "ngram_dim": 16, "hidden": 32, "shared": 16},
+        },
+    )
     metrics = train_bridge(cfg, progress=False)
     return base / "run", metrics
 
@@ -58,7 +71,13 @@ def test_loss_goes_down_and_every_epoch_is_evaluated(run: tuple[Path, dict]) -> 
 
 def test_checkpoint_loads_with_config_metrics_and_plots(run: tuple[Path, dict]) -> None:
     out, metrics = run
-    for name in ("model.pt", "config.json", "metrics.json", "confusion_text.png", "checkpoint-last.pt"):
+    for name in (
+        "model.pt",
+        "config.json",
+        "metrics.json",
+        "confusion_text.png",
+        "checkpoint-last.pt",
+    ):
         assert (out / name).is_file(), name
     assert json.loads((out / "config.json").read_text())["epochs"] == 3
     model = load_inference_checkpoint(out)

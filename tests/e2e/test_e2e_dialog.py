@@ -156,6 +156,6 @@ def test_fused_emotion_picks_the_spoken_reply_emotion(engine, asr_dev) -> None: 
     reply = client.of(ReplyText)[0]
     assert (reply.emotion, reply.intensity) == (str(chosen.emotion), chosen.intensity)
     assert styles, "no synthesis call was made"
-    assert all(
-        (s.emotion, s.intensity) == (chosen.emotion, chosen.intensity) for s in styles
-    ), styles
+    assert all((s.emotion, s.intensity) == (chosen.emotion, chosen.intensity) for s in styles), (
+        styles
+    )
