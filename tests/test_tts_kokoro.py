@@ -146,29 +146,3 @@ def test_round_trip_through_the_recognizer(kokoro, shared: Path) -> None:  # noq
     hyps = [transcribe(kokoro.synthesize(r)) for r in refs]
     cer = jiwer.cer([_norm(r) for r in refs], [_norm(h) or " " for h in hyps])
     assert cer <= 0.25, f"round-trip CER {cer:.3f}: {list(zip(refs, hyps, strict=True))}"
-
-
-def test_model_speed_map_is_the_inverse_of_the_measured_relation() -> None:
-    from tts.kokoro import SPEED_EXPONENT_FASTER, SPEED_EXPONENT_SLOWER, model_speed_for
-
-    assert model_speed_for(1.0) == 1.0
-    for rate in (0.7, 0.86, 0.95, 1.05, 1.1, 1.3):
-        speed = model_speed_for(rate)
-        exponent = SPEED_EXPONENT_FASTER if rate >= 1 else SPEED_EXPONENT_SLOWER
-        assert (1 / speed) ** exponent == pytest.approx(1 / rate)
-    assert model_speed_for(0.86) < model_speed_for(1.0) < model_speed_for(1.1)
-    with pytest.raises(ValueError):
-        model_speed_for(0.0)
-
-
-@pytest.mark.parametrize("rate", [0.86, 1.12])
-def test_rate_through_the_model_gives_the_requested_length(kokoro, rate) -> None:  # noqa: ANN001
-    """Kokoro renders the rate with its duration predictor; the speed map makes the audio
-    1/rate as long as at rate 1 (within 5 %) on sentences not used to fit the map."""
-    texts = [
-        "大家抬头望去，一只老鼠正趴在吊顶上。",
-        "我决定过年就辞职，接手我爸的废品站。",
-    ]
-    normal = sum(kokoro.synthesize(t).duration for t in texts)
-    changed = sum(kokoro.synthesize(t, Style(rate=rate)).duration for t in texts)
-    assert changed / normal == pytest.approx(1 / rate, rel=0.05)

