@@ -201,6 +201,7 @@ async def soak(args: argparse.Namespace, server: Server, clips: list[Clip]) -> d
     results: list = []
     try:
         monitor.phase, monitor.active = "sequential", 1
+        seq_speed = args.seq_speed or args.speed
         warm_rss = None
         for i in range(args.sessions):
             r = await run_session(
@@ -208,7 +209,7 @@ async def soak(args: argparse.Namespace, server: Server, clips: list[Clip]) -> d
                 clips[i % len(clips)],
                 0,
                 args.api_key,
-                args.seq_speed or args.speed,
+                seq_speed,
                 args.reply_timeout_s,
             )
             results.append(r)
@@ -247,7 +248,7 @@ async def soak(args: argparse.Namespace, server: Server, clips: list[Clip]) -> d
     last = monitor.samples[-1] if monitor.samples else None
     report = {
         "sequential_sessions": args.sessions,
-        "sequential_speed": args.seq_speed or args.speed,
+        "sequential_speed": seq_speed,
         "concurrent_speed": args.speed,
         "concurrent_clients": clients,
         "concurrent_minutes": args.minutes,

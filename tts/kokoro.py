@@ -110,8 +110,9 @@ class KokoroSynthesizer(SegmentSynthesizer):
 
     name = "kokoro"
     sample_rate = SAMPLE_RATE
-    # the cache key's model version also names the rendering pipeline: audio cached by an
-    # older rendering (e.g. PSOLA for the emotion's rate) is not served after a change
+    # the cache key's model version also names the rendering pipeline, so audio cached by an
+    # older one (render1: short first segment in whole-text synthesis, no tone sandhi) is
+    # not served after a change
     model_version = f"{MODEL_VERSION}+render2"
     renders_rate = True
 

@@ -104,12 +104,9 @@ def _tone_sandhi() -> Any:
 def tagged_words(text: str) -> list[tuple[str, str]]:
     """jieba words with part-of-speech tags, merged the way the tone-sandhi rules expect
     (不/一 with their neighbours, reduplications, runs of third tones)."""
-    import jieba.posseg as psg
+    from tts.segment import jieba_tagged_words
 
-    from tts.segment import jieba_lock
-
-    with jieba_lock:
-        pairs = [(w.word, w.flag) for w in psg.lcut(text)]
+    pairs = jieba_tagged_words(text)
     return _tone_sandhi().pre_merge_for_modify(pairs)
 
 

@@ -130,7 +130,6 @@ class SegmentSynthesizer:
     sample_rate: int = 24000
     model_version: str = ""
     renders_rate: bool = False  # render_segment applies the explicit style rate itself
-    renders_emotion_rate: bool = False  # ... and the emotion's rate too (no PSOLA stretch)
 
     def __init__(
         self,
@@ -199,13 +198,7 @@ class SegmentSynthesizer:
         else:
             target = target_for(st.emotion, 0.0, st.rate, st.pitch, st.volume)
         samples = self.render_segment(segment.text, voice, target)
-        samples = render(
-            samples,
-            self.sample_rate,
-            target,
-            style_rate_done=self.renders_rate,
-            emotion_rate_done=self.renders_emotion_rate,
-        )
+        samples = render(samples, self.sample_rate, target, style_rate_done=self.renders_rate)
         sr = self.sample_rate
         before = np.zeros(sr * segment.pause_before_ms // 1000, np.float32)
         after = np.zeros(sr * segment.pause_after_ms // 1000, np.float32)

@@ -157,25 +157,19 @@ def _psola_locked(parselmouth, call, samples, sr, target, stretch) -> np.ndarray
 
 
 def render(
-    samples: np.ndarray,
-    sample_rate: int,
-    target: ProsodyTarget,
-    style_rate_done: bool = True,
-    emotion_rate_done: bool = False,
+    samples: np.ndarray, sample_rate: int, target: ProsodyTarget, style_rate_done: bool = True
 ) -> np.ndarray:
     """Apply ``target`` to one synthesized segment.
 
     ``style_rate_done``: the backend already rendered the explicit (style) part of the
-    rate with its own speed control; ``emotion_rate_done``: it rendered the emotion's
-    part too (Kokoro: its duration predictor, so fewer frames are synthesized for a
-    faster emotion). Whatever part of the rate is left is a PSOLA duration change.
-    Returns float32 samples.
+    rate with its own speed control (Kokoro's ``speed`` input, good for large changes);
+    the emotion's part is always a PSOLA duration change, because Kokoro's ``speed``
+    moves the length in steps for small factors (its durations are whole frames: speed
+    1.02 gives the same length as 1.0), whereas PSOLA stretches exactly. Returns float32
+    samples.
     """
     out = samples.astype(np.float32, copy=False)
-    if emotion_rate_done and style_rate_done:
-        stretch = 1.0
-    else:
-        stretch = 1.0 / (target.emotion_rate if style_rate_done else target.rate)
+    stretch = 1.0 / (target.emotion_rate if style_rate_done else target.rate)
     if len(out) > sample_rate // 20 and (target.needs_pitch or abs(stretch - 1.0) > 1e-3):
         out = _psola(out, sample_rate, target, stretch)
     if abs(target.gain_db) > 1e-3:

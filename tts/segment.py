@@ -15,7 +15,14 @@ from __future__ import annotations
 import re
 import threading
 
-__all__ = ["split_text", "split_sentences", "jieba_words", "SENTENCE_END", "CLAUSE_END"]
+__all__ = [
+    "split_text",
+    "split_sentences",
+    "jieba_words",
+    "jieba_tagged_words",
+    "SENTENCE_END",
+    "CLAUSE_END",
+]
 
 SENTENCE_END = "。！？!?；;…\n"
 CLAUSE_END = "，,、：:—"
@@ -27,7 +34,7 @@ _SENTENCE_RE = re.compile(
 _CLAUSE_RE = re.compile(
     rf"[^{re.escape(CLAUSE_END)}]*(?:[{re.escape(CLAUSE_END)}]+[{_CLOSERS}]*|$)"
 )
-jieba_lock = threading.Lock()
+_jieba_lock = threading.Lock()
 
 
 def _pieces(regex: re.Pattern[str], text: str) -> list[str]:
@@ -43,9 +50,19 @@ def jieba_words(text: str) -> list[str]:
     """jieba's word segmentation (HMM on), safe to call from several threads."""
     import jieba
 
-    with jieba_lock:  # jieba's lazy dictionary load is not thread-safe
+    with _jieba_lock:  # jieba's lazy dictionary load is not thread-safe
         jieba.setLogLevel(60)
         return jieba.lcut(text, HMM=True)
+
+
+def jieba_tagged_words(text: str) -> list[tuple[str, str]]:
+    """jieba's words with part-of-speech tags (``jieba.posseg``), under the same lock."""
+    import jieba
+    import jieba.posseg as psg
+
+    with _jieba_lock:
+        jieba.setLogLevel(60)
+        return [(w.word, w.flag) for w in psg.lcut(text)]
 
 
 def _has_word(text: str) -> bool:

@@ -19,7 +19,6 @@ raises ``UnknownSymbolError`` naming it; nothing is silently dropped.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -55,7 +54,6 @@ BREAK_PUNCT = frozenset("，,、：:；;。！？!?…—–.～~")
 SKIP_CHARS = frozenset("“”‘’\"'「」『』《》〈〉()（）【】[]{}·-_ \t\r\n\u3000")
 _HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u3007]")
 _LATIN_RUN = re.compile(r"[A-Za-z]+")
-_jieba_lock = threading.Lock()
 
 
 @dataclass
@@ -85,11 +83,9 @@ def _default_normalize(text: str) -> str:
 
 
 def _cut(text: str) -> list[str]:
-    import jieba
+    from tts.segment import jieba_words
 
-    with _jieba_lock:  # jieba's lazy dictionary load is not thread-safe
-        jieba.setLogLevel(60)
-        return jieba.lcut(text, HMM=True)
+    return jieba_words(text)
 
 
 def _syllables(word: str) -> list[Syllable]:
