@@ -126,3 +126,27 @@ def test_cues_move_in_the_intended_direction(
             f"{emotion}: {cue} moved {delta:+.3f} against neutral, expected sign {direction:+d} "
             f"(neutral {ref[cue]:.3f}, {emotion} {got[cue]:.3f})"
         )
+
+
+@pytest.mark.slow
+def test_tone_range_widens_f0_excursions_only(kokoro) -> None:  # noqa: ANN001
+    """The Kokoro voice calibration (tts.kokoro.tone_range) widens the f0 range of real
+    speech and leaves its pitch level and length alone; 1.0 turns it off."""
+    assert kokoro.tone_range == pytest.approx(1.25)  # the configured default
+    widened = kokoro.synthesize(TEXT)
+    kokoro.tone_range = 1.0
+    try:
+        plain = kokoro.synthesize(TEXT)
+    finally:
+        kokoro.tone_range = 1.25
+    wide, flat = _measure(widened.samples, 24000), _measure(plain.samples, 24000)
+    assert wide["f0_range"] > flat["f0_range"] + 0.5, (wide, flat)
+    assert wide["f0_level"] == pytest.approx(flat["f0_level"], abs=1.0)
+    assert abs(widened.duration - plain.duration) < 0.05 * plain.duration
+
+
+def test_tone_range_out_of_bounds_is_rejected() -> None:
+    from tts.kokoro import KokoroSynthesizer
+
+    with pytest.raises(ValueError, match="tone_range"):
+        KokoroSynthesizer("/nonexistent/model.onnx", tone_range=3.0)

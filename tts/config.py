@@ -16,6 +16,11 @@ class KokoroConfig:
     # within noise in the Whisper round trip (benchmarks/results/tts.md); 0.9 is the
     # measured default, a little calmer for replies read by a non-native voice.
     speed: float = 0.9
+    # factor on the f0 excursions of every utterance (PSOLA, around the speaker's mean f0).
+    # The Japanese voices flatten Mandarin tone contours; in the Whisper round trip on the
+    # 100 CSMSC sentences neutral CER was 20.2 % at 1.0, 19.6 % at 1.25, 19.9 % at 1.4
+    # (benchmarks/results/tts.md). Emotions multiply their own pitch range onto it.
+    tone_range: float = 1.25
 
 
 @dataclass(frozen=True)

@@ -111,9 +111,9 @@ class KokoroSynthesizer(SegmentSynthesizer):
     name = "kokoro"
     sample_rate = SAMPLE_RATE
     # the cache key's model version also names the rendering pipeline, so audio cached by an
-    # older one (render1: short first segment in whole-text synthesis, no tone sandhi) is
-    # not served after a change
-    model_version = f"{MODEL_VERSION}+render2"
+    # older one is not served after a change (render1: short first segment in whole-text
+    # synthesis, no tone sandhi; render2: no tone-range expansion)
+    model_version = f"{MODEL_VERSION}+render3"
     renders_rate = True
 
     def __init__(
@@ -122,12 +122,16 @@ class KokoroSynthesizer(SegmentSynthesizer):
         threads: int = 2,
         default_voice: str = "jf_gongitsune",
         speed: float = 1.0,
+        tone_range: float = 1.0,
         **pipeline: Any,
     ) -> None:
         super().__init__(default_voice=default_voice, **pipeline)
         self.model_path = Path(model_path)
         self.threads = threads
         self.speed = speed
+        if not 0.5 <= tone_range <= 2.0:
+            raise ValueError(f"tts.kokoro.tone_range must be in [0.5, 2], got {tone_range}")
+        self.tone_range = tone_range
         self._session = _session(self.model_path, threads)
         self._voices, self._vocab = _tables()
         self.resolve_voice(default_voice)  # fail early on a misconfigured default
@@ -141,6 +145,7 @@ class KokoroSynthesizer(SegmentSynthesizer):
             threads=kc.threads,
             default_voice=kc.voice,
             speed=kc.speed,
+            tone_range=kc.tone_range,
             max_segment_chars=tc.max_segment_chars,
             first_segment_chars=tc.first_segment_chars,
             sentence_pause_ms=tc.sentence_pause_ms,

@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -130,6 +130,9 @@ class SegmentSynthesizer:
     sample_rate: int = 24000
     model_version: str = ""
     renders_rate: bool = False  # render_segment applies the explicit style rate itself
+    # factor on every utterance's f0 excursions (a voice calibration, applied under the
+    # emotion's own pitch range); 1.0 leaves the model's intonation as it is
+    tone_range: float = 1.0
 
     def __init__(
         self,
@@ -197,6 +200,8 @@ class SegmentSynthesizer:
             target = target_for(st.emotion, st.intensity, st.rate, st.pitch, st.volume)
         else:
             target = target_for(st.emotion, 0.0, st.rate, st.pitch, st.volume)
+        if self.tone_range != 1.0:
+            target = replace(target, pitch_range=target.pitch_range * self.tone_range)
         samples = self.render_segment(segment.text, voice, target)
         samples = render(samples, self.sample_rate, target, style_rate_done=self.renders_rate)
         sr = self.sample_rate
