@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     say()
     say(
         f"Model load + warm-up: {time.perf_counter() - t0:.2f} s; threads={config.tts.kokoro.threads}, "
-        f"parallel_segments={config.tts.parallel_segments}, speed={config.tts.kokoro.speed}"
+        f"parallel_segments={config.tts.parallel_segments}, speed={config.tts.kokoro.speed}, "
+        f"tone_range={config.tts.kokoro.tone_range}"
     )
     voice = synth.resolve_voice(args.voice)
 

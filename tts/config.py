@@ -12,9 +12,9 @@ class KokoroConfig:
     model_dir: str = ""  # empty: assemble into <cache>/models/kokoro
     threads: int = 2  # onnxruntime intra-op threads
     voice: str = "jf_gongitsune"  # most intelligible for Mandarin (benchmarks/results/tts.md)
-    # base speaking rate (Kokoro's `speed` input). 0.9 and 1.0 were equally intelligible
-    # within noise in the Whisper round trip (benchmarks/results/tts.md); 0.9 is the
-    # measured default, a little calmer for replies read by a non-native voice.
+    # base speaking rate (Kokoro's `speed` input). In the Whisper round trip on 100 CSMSC
+    # sentences 0.75–1.0 scattered 20.0–21.2 % neutral CER with no trend; 0.9 was the best
+    # of them short of 0.8 (benchmarks/results/tts.md) and is a natural pace.
     speed: float = 0.9
     # factor on the f0 excursions of every utterance (PSOLA, around the speaker's mean f0).
     # The Japanese voices flatten Mandarin tone contours; in the Whisper round trip on the
