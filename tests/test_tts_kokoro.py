@@ -146,3 +146,13 @@ def test_round_trip_through_the_recognizer(kokoro, shared: Path) -> None:  # noq
     hyps = [transcribe(kokoro.synthesize(r)) for r in refs]
     cer = jiwer.cer([_norm(r) for r in refs], [_norm(h) or " " for h in hyps])
     assert cer <= 0.25, f"round-trip CER {cer:.3f}: {list(zip(refs, hyps, strict=True))}"
+
+
+def test_rendering_settings_are_in_the_cache_version(kokoro) -> None:  # noqa: ANN001
+    """Audio cached at one speed / tone range is not served after the config changes."""
+    from tts.kokoro import KokoroSynthesizer
+
+    other = KokoroSynthesizer(kokoro.model_path, threads=1, speed=1.0, tone_range=1.0)
+    assert kokoro.model_version != other.model_version
+    assert f"speed={kokoro.speed:g}" in kokoro.model_version
+    assert "tone=1" in other.model_version

@@ -13,8 +13,8 @@ class KokoroConfig:
     threads: int = 2  # onnxruntime intra-op threads
     voice: str = "jf_gongitsune"  # most intelligible for Mandarin (benchmarks/results/tts.md)
     # base speaking rate (Kokoro's `speed` input). In the Whisper round trip on 100 CSMSC
-    # sentences 0.75–1.0 scattered 20.0–21.2 % neutral CER with no trend; 0.9 was the best
-    # of them short of 0.8 (benchmarks/results/tts.md) and is a natural pace.
+    # sentences 0.75–1.0 scattered 20.0–21.2 % neutral CER with no trend (benchmarks/results/
+    # tts.md); 0.9 is kept: among the best and a natural pace.
     speed: float = 0.9
     # factor on the f0 excursions of every utterance (PSOLA, around the speaker's mean f0).
     # The Japanese voices flatten Mandarin tone contours; in the Whisper round trip on the

@@ -132,6 +132,9 @@ class KokoroSynthesizer(SegmentSynthesizer):
         if not 0.5 <= tone_range <= 2.0:
             raise ValueError(f"tts.kokoro.tone_range must be in [0.5, 2], got {tone_range}")
         self.tone_range = tone_range
+        # the rendering settings belong in the cache key: audio cached at another speed or
+        # tone range must not be served after the config changes
+        self.model_version = f"{type(self).model_version}+speed={speed:g}+tone={tone_range:g}"
         self._session = _session(self.model_path, threads)
         self._voices, self._vocab = _tables()
         self.resolve_voice(default_voice)  # fail early on a misconfigured default
