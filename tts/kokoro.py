@@ -110,10 +110,10 @@ class KokoroSynthesizer(SegmentSynthesizer):
 
     name = "kokoro"
     sample_rate = SAMPLE_RATE
-    # the cache key's model version also names the rendering pipeline, so audio cached by an
-    # older one is not served after a change (render1: short first segment in whole-text
-    # synthesis, no tone sandhi; render2: no tone-range expansion)
-    model_version = f"{MODEL_VERSION}+render3"
+    # names the rendering pipeline in the cache key, so audio cached by an older one is not
+    # served after a change (render1: short first segment in whole-text synthesis, no tone
+    # sandhi; render2: no tone-range expansion)
+    render_version = f"{MODEL_VERSION}+render3"
     renders_rate = True
 
     def __init__(
@@ -132,12 +132,15 @@ class KokoroSynthesizer(SegmentSynthesizer):
         if not 0.5 <= tone_range <= 2.0:
             raise ValueError(f"tts.kokoro.tone_range must be in [0.5, 2], got {tone_range}")
         self.tone_range = tone_range
-        # the rendering settings belong in the cache key: audio cached at another speed or
-        # tone range must not be served after the config changes
-        self.model_version = f"{type(self).model_version}+speed={speed:g}+tone={tone_range:g}"
         self._session = _session(self.model_path, threads)
         self._voices, self._vocab = _tables()
         self.resolve_voice(default_voice)  # fail early on a misconfigured default
+
+    @property
+    def model_version(self) -> str:  # type: ignore[override]
+        """Weights, rendering pipeline and rendering settings: audio cached at another speed
+        or tone range is not served after the config changes."""
+        return f"{self.render_version}+speed={self.speed:g}+tone={self.tone_range:g}"
 
     @classmethod
     def from_config(cls, config: EngineConfig) -> KokoroSynthesizer:
