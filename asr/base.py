@@ -12,13 +12,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from engine.audio import Audio
+from tingshuo.core.audio import Audio
 
 ASR_SAMPLE_RATE = 16000  # Hz: every recognizer here decodes 16 kHz audio
-
-
-class ModelNotFoundError(RuntimeError):
-    """A model's files are missing; the message names what is missing and how to get it."""
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from asr.base import ASR_SAMPLE_RATE
-from asr.config import EndpointConfig
-from engine.audio import float_to_pcm16
+from tingshuo.asr.base import ASR_SAMPLE_RATE
+from tingshuo.asr.config import EndpointConfig
+from tingshuo.core.audio import float_to_pcm16
 
 ONSET_VOICED_FRACTION = 0.8  # share of voiced frames in the onset window that opens speech
 

@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from asr.base import ModelNotFoundError, Recognizer
-from engine.config import EngineConfig, cache_root
+from tingshuo.asr.base import Recognizer
+from tingshuo.asr.config import ASRConfig
+from tingshuo.core.errors import ModelNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -18,65 +19,62 @@ class UnknownBackendError(ValueError):
     """A recognizer backend name that does not exist."""
 
 
-def whisper_model_dir(config: EngineConfig) -> Path:
-    """Where the Whisper model lives: ``asr.whisper.model_dir`` or ``<cache>/models/whisper-base``."""
-    configured = config.asr.whisper.model_dir
-    return (
-        Path(configured).expanduser()
-        if configured
-        else cache_root(config) / "models" / "whisper-base"
-    )
+def whisper_model_dir(asr: ASRConfig, cache_dir: Path) -> Path:
+    """Where the Whisper model lives: ``asr.whisper.model_dir`` or ``<cache_dir>/models/whisper-base``."""
+    configured = asr.whisper.model_dir
+    return Path(configured).expanduser() if configured else cache_dir / "models" / "whisper-base"
 
 
-def _user_supplied(config: EngineConfig, model_dir: Path) -> bool:
+def _user_supplied(asr: ASRConfig, model_dir: Path) -> bool:
     """A configured CTranslate2 model dir that was not assembled by us (no marker file)."""
-    from asr.whisper_assets import MARKER
+    from tingshuo.asr.whisper_assets import MARKER
 
     return (
-        bool(config.asr.whisper.model_dir)
+        bool(asr.whisper.model_dir)
         and (model_dir / "model.bin").is_file()
         and not (model_dir / MARKER).exists()
     )
 
 
-def punctuator(config: EngineConfig) -> Callable[[str], str] | None:
+def punctuator(asr: ASRConfig) -> Callable[[str], str] | None:
     """ct-punc as a text→text function when ``asr.paraformer.punc_model`` is configured."""
-    if not config.asr.paraformer.punc_model:
+    if not asr.paraformer.punc_model:
         return None
-    from asr.funasr_models import load_punctuator
+    from tingshuo.asr.funasr_models import load_punctuator
 
-    return load_punctuator(config.asr.paraformer)
+    return load_punctuator(asr.paraformer)
 
 
-def build_recognizer(config: EngineConfig, backend: str | None = None) -> Recognizer:
-    """Load the recognizer named by ``backend`` (default ``config.asr.backend``).
+def build_recognizer(asr: ASRConfig, cache_dir: Path, backend: str | None = None) -> Recognizer:
+    """Load the recognizer named by ``backend`` (default ``asr.backend``); assembled weights
+    live under ``cache_dir``.
 
     Raises :class:`UnknownBackendError` for a bad name and :class:`ModelNotFoundError`
     (naming the missing file and how to get it) when weights are absent.
     """
-    name = (backend or config.asr.backend).lower()
+    name = (backend or asr.backend).lower()
     if name == "whisper":
-        from asr.whisper_assets import ensure_whisper_model
-        from asr.whisper_backend import WhisperRecognizer
+        from tingshuo.asr.whisper_assets import ensure_whisper_model
+        from tingshuo.asr.whisper_backend import WhisperRecognizer
 
-        model_dir = whisper_model_dir(config)
-        if not _user_supplied(config, model_dir):
+        model_dir = whisper_model_dir(asr, cache_dir)
+        if not _user_supplied(asr, model_dir):
             ensure_whisper_model(model_dir)
-        return WhisperRecognizer(model_dir, config.asr, punctuate=punctuator(config))
+        return WhisperRecognizer(model_dir, asr, punctuate=punctuator(asr))
     if name == "paraformer":
-        from asr.paraformer_backend import ParaformerRecognizer
+        from tingshuo.asr.paraformer_backend import ParaformerRecognizer
 
-        return ParaformerRecognizer(config.asr)
+        return ParaformerRecognizer(asr)
     raise UnknownBackendError(f"unknown ASR backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def backend_status(config: EngineConfig) -> list[dict]:
+def backend_status(asr: ASRConfig, cache_dir: Path) -> list[dict]:
     """One row per backend: ``name``, ``ready``, ``where`` (weights), ``detail``. Loads nothing."""
-    rows = [_whisper_status(config)]
+    rows = [_whisper_status(asr, cache_dir)]
     try:
-        from asr.funasr_models import paraformer_status
+        from tingshuo.asr.funasr_models import paraformer_status
 
-        rows.append(paraformer_status(config.asr.paraformer))
+        rows.append(paraformer_status(asr.paraformer))
     except ImportError as exc:  # the funasr extra is not installed
         rows.append(
             {
@@ -89,12 +87,12 @@ def backend_status(config: EngineConfig) -> list[dict]:
     return rows
 
 
-def _whisper_status(config: EngineConfig) -> dict:
-    from asr.whisper_assets import find_sources, is_assembled
+def _whisper_status(asr: ASRConfig, cache_dir: Path) -> dict:
+    from tingshuo.asr.whisper_assets import find_sources, is_assembled
 
-    model_dir = whisper_model_dir(config)
+    model_dir = whisper_model_dir(asr, cache_dir)
     row = {"name": "whisper", "ready": False, "where": str(model_dir), "detail": ""}
-    if _user_supplied(config, model_dir) or is_assembled(model_dir):
+    if _user_supplied(asr, model_dir) or is_assembled(model_dir):
         row.update(
             ready=True,
             detail="Whisper base (CTranslate2 int8), checksum verified"

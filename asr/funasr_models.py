@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from asr.base import ModelNotFoundError
-from asr.config import ParaformerConfig
+from tingshuo.asr.config import ParaformerConfig
+from tingshuo.core.errors import ModelNotFoundError
 
 log = logging.getLogger(__name__)
 

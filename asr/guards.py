@@ -17,7 +17,7 @@ import re
 import zlib
 from dataclasses import dataclass, replace
 
-from asr.config import GuardConfig
+from tingshuo.asr.config import GuardConfig
 
 # flags set on Transcript.flags
 FLAG_REPETITION = "repetition_truncated"

@@ -17,18 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from asr.base import ASR_SAMPLE_RATE, ModelNotFoundError, Segment, Transcript
-from asr.config import ASRConfig
-from asr.funasr_models import (
+from tingshuo.asr.base import ASR_SAMPLE_RATE, Segment, Transcript
+from tingshuo.asr.config import ASRConfig
+from tingshuo.asr.funasr_models import (
     clean_text,
     load_automodel,
     load_punctuator,
     quiet_stdout,
     resolve_model_dir,
 )
-from asr.streaming import VadRecognizerStream
-from asr.textproc import finish_transcript
-from engine.audio import Audio
+from tingshuo.asr.streaming import VadRecognizerStream
+from tingshuo.asr.textproc import finish_transcript
+from tingshuo.core.audio import Audio
+from tingshuo.core.errors import ModelNotFoundError
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ import collections
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from asr.base import (
+from tingshuo.asr.base import (
     ASR_SAMPLE_RATE,
     FinalResult,
     PartialResult,
@@ -30,9 +30,9 @@ from asr.base import (
     StreamEvent,
     Transcript,
 )
-from asr.config import EndpointConfig
-from asr.endpointing import Endpointer, Offset, Onset, UtteranceAudio
-from engine.audio import SUPPORTED_INPUT_RATES, Audio, AudioFormatError, pcm16_to_float
+from tingshuo.asr.config import EndpointConfig
+from tingshuo.asr.endpointing import Endpointer, Offset, Onset, UtteranceAudio
+from tingshuo.core.audio import SUPPORTED_INPUT_RATES, Audio, AudioFormatError, pcm16_to_float
 
 
 class UtteranceDecoder(Protocol):
@@ -102,6 +102,13 @@ class VadRecognizerStream:
         self._postprocess = postprocess
         self._endpointer = Endpointer(endpoint)
         self._lock = threading.Lock()
+        self._rate: int | None = None
+        self._resampler: Any = None
+        self._open: _Utterance | None = None
+        self._closed: collections.deque[_Utterance] = collections.deque()
+        self._events: list[StreamEvent] = []
+        self._partial_text = ""
+        self._endpoint = False
         self.reset()
 
     # ---- input ---------------------------------------------------------------------------
@@ -236,10 +243,10 @@ class VadRecognizerStream:
         """Drop buffered audio, open and pending utterances; stream time restarts at 0."""
         with self._lock:
             self._endpointer.reset()
-            self._rate: int | None = None
+            self._rate = None
             self._resampler = None
-            self._open: _Utterance | None = None
-            self._closed: collections.deque[_Utterance] = collections.deque()
-            self._events: list[StreamEvent] = []
+            self._open = None
+            self._closed = collections.deque()
+            self._events = []
             self._partial_text = ""
             self._endpoint = False

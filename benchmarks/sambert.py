@@ -32,7 +32,7 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from engine.paths import shared_dir  # noqa: E402
+from tingshuo.core.paths import shared_dir  # noqa: E402
 
 FIRST_AUDIO_TEXT = (
     "你好，欢迎使用听说语音对话引擎。今天天气很好，我们一起去公园散步吧。有什么可以帮您？"
@@ -73,8 +73,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="append the markdown table here")
     args = ap.parse_args()
 
-    from tts.sambert.model_dir import ModelDir
-    from tts.sambert.synthesizer import SambertSynthesizer
+    from tingshuo.tts.sambert.model_dir import ModelDir
+    from tingshuo.tts.sambert.synthesizer import SambertSynthesizer
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

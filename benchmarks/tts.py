@@ -27,10 +27,10 @@ import sys
 import time
 from pathlib import Path
 
-from engine.config import load_config
-from engine.emotions import Emotion
-from engine.paths import shared_dir
-from tts.base import Style
+from tingshuo.core.emotions import Emotion
+from tingshuo.core.paths import shared_dir
+from tingshuo.engine.config import cache_root, load_config
+from tingshuo.tts.base import Style
 
 
 def _load_jsonl(path: Path) -> dict[str, dict]:
@@ -57,7 +57,7 @@ def _read_sentences(path: Path) -> list[str]:
 
 def textnorm_accuracy(path: Path) -> tuple[int, int, list[str]]:
     """(correct, total, failures) on the ``raw|normalised`` cases."""
-    from tts.textnorm import normalize
+    from tingshuo.tts.textnorm import normalize
 
     ok, total, fails = 0, 0, []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     from benchmarks.tts_judge import build_judge, corpus_cer
-    from tts.factory import build_synthesizer
+    from tingshuo.tts.factory import build_synthesizer
 
     config = load_config(overrides=["tts.cache.enabled=false", *args.overrides])
     eval_dir = shared_dir() / "eval" / "tts-text"
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         say(f"- miss: {f}")
 
     t0 = time.perf_counter()
-    synth = build_synthesizer(config, "kokoro")
+    synth = build_synthesizer(config.tts, cache_root(config), "kokoro")
     say()
     say(
         f"Model load + warm-up: {time.perf_counter() - t0:.2f} s; threads={config.tts.kokoro.threads}, "

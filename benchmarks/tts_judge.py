@@ -1,6 +1,6 @@
 """The Whisper judge for round-trip intelligibility (shared by benchmarks/tts.py).
 
-Prefers the project's recognizer (``asr.factory.build_recognizer(config, "whisper")``);
+Prefers the project's recognizer (``asr.factory.build_recognizer(config.asr, cache_root(config), "whisper")``);
 until that backend is present in the checkout it drives faster-whisper directly on the
 model directory the recognizer assembles (``<cache>/models/whisper-base``) with the same
 settings (recipes/offline-models.md): int8, beam 5, temperature 0, no timestamps, no
@@ -16,8 +16,8 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.audio import Audio
-from engine.config import EngineConfig, cache_root
+from tingshuo.core.audio import Audio
+from tingshuo.engine.config import EngineConfig, cache_root
 
 ASR_RATE = 16000
 
@@ -25,16 +25,16 @@ ASR_RATE = 16000
 def normalize_for_cer(text: str) -> str:
     """The eval normalisation (asr.textproc) with numbers spelled out by tts.textnorm first,
     so "6.6" and "六点六" compare equal."""
-    from asr.textproc import normalize_for_cer as eval_normalize
-    from asr.textproc import to_simplified
-    from tts.textnorm import normalize
+    from tingshuo.asr.textproc import normalize_for_cer as eval_normalize
+    from tingshuo.asr.textproc import to_simplified
+    from tingshuo.tts.textnorm import normalize
 
     return eval_normalize(normalize(to_simplified(unicodedata.normalize("NFKC", text))))
 
 
 def cer(reference: str, hypothesis: str) -> float:
     """Character error rate after :func:`normalize_for_cer` (jiwer)."""
-    from asr.textproc import utterance_cer
+    from tingshuo.asr.textproc import utterance_cer
 
     return utterance_cer(reference, hypothesis, normalize_for_cer)
 
@@ -55,16 +55,12 @@ def build_judge(config: EngineConfig, path: str = "auto") -> tuple[Callable[[Aud
     settings), or ``auto`` (asr when importable).
     """
     if path in ("asr", "auto"):
-        try:
-            from asr.factory import build_recognizer
+        from tingshuo.asr.factory import build_recognizer
 
-            recognizer = build_recognizer(config, "whisper")
-            return (lambda audio: recognizer.transcribe(audio.resample(ASR_RATE)).text), (
-                "asr.factory.build_recognizer(config, 'whisper')"
-            )
-        except ImportError:
-            if path == "asr":
-                raise
+        recognizer = build_recognizer(config.asr, cache_root(config), "whisper")
+        return (lambda audio: recognizer.transcribe(audio.resample(ASR_RATE)).text), (
+            "asr.factory.build_recognizer(config.asr, cache_root(config), 'whisper')"
+        )
     model_dir = Path(config.asr.whisper.model_dir or cache_root(config) / "models" / "whisper-base")
     if not (model_dir / "model.bin").is_file():
         raise RuntimeError(

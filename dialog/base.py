@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from engine.audio import Audio
-from engine.emotions import Emotion
+from tingshuo.core.audio import Audio
+from tingshuo.core.emotions import Emotion
 
 
 @dataclass(frozen=True)

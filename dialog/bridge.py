@@ -14,13 +14,13 @@ import threading
 import numpy as np
 import torch
 
-from dialog.base import ReplyStyle, UserEmotion
-from dialog.bridge_model import BridgeModel
-from dialog.empathy import EmpathyMap
-from dialog.prosody import AudioTooShortError, prosodic_features
-from dialog.text_features import SentenceEncoder, ngram_ids
-from engine.audio import Audio
-from engine.emotions import EMOTIONS, Emotion
+from tingshuo.core.audio import Audio
+from tingshuo.core.emotions import EMOTIONS, Emotion
+from tingshuo.dialog.base import ReplyStyle, UserEmotion
+from tingshuo.dialog.bridge_model import BridgeModel
+from tingshuo.dialog.empathy import EmpathyMap
+from tingshuo.dialog.prosody import AudioTooShortError, prosodic_features
+from tingshuo.dialog.text_features import SentenceEncoder, ngram_ids
 
 log = logging.getLogger(__name__)
 

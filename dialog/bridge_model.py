@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dialog.prosody import PROSODY_DIM
-from dialog.text_features import TEXT_EMBED_DIM
-from engine.emotions import EMOTIONS
+from tingshuo.core.emotions import EMOTIONS
+from tingshuo.dialog.prosody import PROSODY_DIM
+from tingshuo.dialog.text_features import TEXT_EMBED_DIM
 
 NUM_EMOTIONS = len(EMOTIONS)
 

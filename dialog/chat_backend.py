@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from dialog.config import ChatConfig
+from tingshuo.dialog.config import ChatConfig
 
 
 class ChatBackendError(RuntimeError):

@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
-from dialog.bridge_model import BridgeDims, BridgeModel
-from dialog.prosody import FEATURE_NAMES
-from dialog.text_features import ENCODER_NAME
-from engine.emotions import EMOTIONS
+from tingshuo.core.emotions import EMOTIONS
+from tingshuo.dialog.bridge_model import BridgeDims, BridgeModel
+from tingshuo.dialog.prosody import FEATURE_NAMES
+from tingshuo.dialog.text_features import ENCODER_NAME
 
 CHECKPOINT_FORMAT = 1
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "bridge-default"

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from dialog.base import ReplyStyle, UserEmotion
-from engine.emotions import Emotion, UnknownEmotionError, check_intensity, parse_emotion
+from tingshuo.core.emotions import Emotion, UnknownEmotionError, check_intensity, parse_emotion
+from tingshuo.dialog.base import ReplyStyle, UserEmotion
 
 
 class EmpathyMapError(ValueError):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from dialog.text_features import SentenceEncoder
+from tingshuo.dialog.text_features import SentenceEncoder
 
 if TYPE_CHECKING:
-    from dialog.bridge import TrainedBridge
-    from dialog.empathy import EmpathyMap
-    from dialog.policy import EmpatheticPolicy
-    from engine.config import EngineConfig
+    from tingshuo.dialog.bridge import TrainedBridge
+    from tingshuo.dialog.config import DialogConfig
+    from tingshuo.dialog.empathy import EmpathyMap
+    from tingshuo.dialog.policy import EmpatheticPolicy
 
 POLICIES: tuple[str, ...] = ("kb", "chat", "echo")
 
@@ -26,44 +26,41 @@ def shared_encoder(threads: int = 2) -> SentenceEncoder:
     return SentenceEncoder(threads=threads)
 
 
-def build_empathy(config: EngineConfig) -> EmpathyMap:
+def build_empathy(d: DialogConfig) -> EmpathyMap:
     """The configured empathy map (built-in defaults, or ``dialog.empathy_map`` YAML)."""
-    from dialog.empathy import EmpathyMap
+    from tingshuo.dialog.empathy import EmpathyMap
 
-    d = config.dialog
     if d.empathy_map:
         return EmpathyMap.from_file(d.empathy_map, d.bridge.min_confidence)
     return EmpathyMap(min_confidence=d.bridge.min_confidence)
 
 
-def build_bridge(config: EngineConfig) -> TrainedBridge:
+def build_bridge(d: DialogConfig) -> TrainedBridge:
     """Load the bridge checkpoint (``dialog.bridge_checkpoint``, default: the packaged one).
 
     Raises :class:`dialog.checkpoint.CheckpointError` when it is missing or incompatible.
     """
-    from dialog.bridge import TrainedBridge
-    from dialog.checkpoint import load_inference_checkpoint
+    from tingshuo.dialog.bridge import TrainedBridge
+    from tingshuo.dialog.checkpoint import load_inference_checkpoint
 
-    d = config.dialog
     model = load_inference_checkpoint(d.bridge_checkpoint or None)
     return TrainedBridge(
-        model, shared_encoder(d.bridge.text_threads), build_empathy(config), fuse=d.bridge.fuse
+        model, shared_encoder(d.bridge.text_threads), build_empathy(d), fuse=d.bridge.fuse
     )
 
 
-def build_policy(config: EngineConfig) -> EmpatheticPolicy:
+def build_policy(d: DialogConfig) -> EmpatheticPolicy:
     """The reply policy named by ``dialog.policy`` (kb | chat | echo)."""
-    from dialog.chat_backend import ChatBackend
-    from dialog.knowledge_base import KnowledgeBase
-    from dialog.policy import ChatPolicy, EchoPolicy, Escalation, KnowledgeBasePolicy
+    from tingshuo.dialog.chat_backend import ChatBackend
+    from tingshuo.dialog.knowledge_base import KnowledgeBase
+    from tingshuo.dialog.policy import ChatPolicy, EchoPolicy, Escalation, KnowledgeBasePolicy
 
-    d = config.dialog
     name = d.policy.strip().lower()
     if name not in POLICIES:
         raise UnknownPolicyError(
             f"unknown dialog policy {d.policy!r}; expected one of: {', '.join(POLICIES)}"
         )
-    empathy = build_empathy(config)
+    empathy = build_empathy(d)
     escalation = Escalation(
         d.escalate_after_angry_turns, d.escalation_min_confidence, d.handoff_message
     )

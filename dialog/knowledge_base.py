@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from dialog.text_features import SentenceEncoder
+from tingshuo.dialog.text_features import SentenceEncoder
 
 DEFAULT_KB = Path(__file__).resolve().parent / "data" / "customer_service_kb.yaml"
 FALLBACK_INTENT = "fallback"

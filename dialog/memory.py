@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from dialog.base import Turn, UserEmotion
-from engine.emotions import Emotion
+from tingshuo.core.emotions import Emotion
+from tingshuo.dialog.base import Turn, UserEmotion
 
 ANGER: frozenset[Emotion] = frozenset({Emotion.ANGRY, Emotion.HATE})
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from dialog.base import Reply, Turn, UserEmotion
-from dialog.chat_backend import ChatBackend, ChatBackendError, ChatMessage
-from dialog.empathy import EmpathyMap
-from dialog.knowledge_base import KnowledgeBase
-from dialog.memory import angry_streak
+from tingshuo.dialog.base import Reply, Turn, UserEmotion
+from tingshuo.dialog.chat_backend import ChatBackend, ChatBackendError, ChatMessage
+from tingshuo.dialog.empathy import EmpathyMap
+from tingshuo.dialog.knowledge_base import KnowledgeBase
+from tingshuo.dialog.memory import angry_streak
 
 log = logging.getLogger(__name__)
 HANDOFF_INTENT = "handoff"

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from engine.audio import Audio
+from tingshuo.core.audio import Audio
 
 SAMPLE_RATE = 16000  # Hz, features are computed at this rate
 F0_MIN, F0_MAX = 75.0, 600.0  # Hz, pitch search range (covers male and female voices)

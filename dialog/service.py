@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialog.base import EmotionBridge
-from engine.audio import Audio
+from tingshuo.core.audio import Audio
+from tingshuo.dialog.base import EmotionBridge
 
 
 def analyze(bridge: EmotionBridge, audio: Audio | None, text: str | None) -> dict[str, Any]:

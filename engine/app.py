@@ -20,13 +20,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from engine.config import EngineConfig, cache_root
-from engine.downloads import DownloadStore
-from engine.jobs import JobStore
-from engine.security.errors import SecurityError
-from engine.security.guard import Guard
-from engine.security.guard import install as install_security
-from engine.services import Services
+from tingshuo.engine.config import EngineConfig, cache_root
+from tingshuo.engine.downloads import DownloadStore
+from tingshuo.engine.jobs import JobStore
+from tingshuo.engine.security.errors import SecurityError
+from tingshuo.engine.security.guard import Guard
+from tingshuo.engine.security.guard import install as install_security
+from tingshuo.engine.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class EngineState:
         self._tmp = tempfile.TemporaryDirectory(prefix="tingshuo-dl-")
         self.downloads = DownloadStore(Path(self._tmp.name), config.server.download_ttl_s)
         if config.redis_url:  # replicas share jobs, queue and results
-            from engine.scaleout.redis_jobs import RedisJobStore
+            from tingshuo.engine.scaleout.redis_jobs import RedisJobStore
 
             self.jobs: Any = RedisJobStore(config.redis_url, root / "jobs-redis-results")
         else:
@@ -120,7 +120,7 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from engine.http_jobs import JobRunner
+        from tingshuo.engine.http_jobs import JobRunner
 
         try:
             await asyncio.to_thread(_load_services, state)
@@ -174,7 +174,7 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
             return Response("", media_type="text/plain")
         return Response(state.services.metrics.export(), media_type="text/plain; version=0.0.4")
 
-    from engine import api_emotion, http_asr, http_jobs, http_tts, webui, ws_asr, ws_dialog
+    from tingshuo.engine import api_emotion, http_asr, http_jobs, http_tts, webui, ws_asr, ws_dialog
 
     for module in (http_tts, http_asr, http_jobs, api_emotion, ws_dialog, ws_asr, webui):
         app.include_router(module.router)

@@ -31,7 +31,7 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from engine.audio import Audio
+from tingshuo.core.audio import Audio
 
 log = logging.getLogger("tingshuo.circuit")
 
@@ -162,7 +162,7 @@ class CircuitBreaker:
 
 
 def _client_errors() -> tuple[type[BaseException], ...]:
-    from tts.base import SSMLError, UnknownVoiceError
+    from tingshuo.tts.base import SSMLError, UnknownVoiceError
 
     return (UnknownVoiceError, SSMLError)
 

@@ -12,19 +12,19 @@ import os
 
 import click
 
-from engine.config import ConfigError, EngineConfig, load_config
+from tingshuo.engine.config import ConfigError, EngineConfig, load_config
 
 # command name -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
-    "serve": "engine.serve_cli:serve",
-    "transcribe": "asr.cli:transcribe",
-    "models": "engine.models_cli:models",
-    "say": "tts.cli:say",
-    "voices": "tts.cli:voices",
-    "emotion": "dialog.cli:emotion",
-    "train": "joint_training.cli:train",
-    "talk": "engine.talk_cli:talk",
-    "converse": "engine.talk_cli:converse",
+    "serve": "tingshuo.engine.serve_cli:serve",
+    "transcribe": "tingshuo.engine.asr_cli:transcribe",
+    "models": "tingshuo.engine.models_cli:models",
+    "say": "tingshuo.engine.tts_cli:say",
+    "voices": "tingshuo.engine.tts_cli:voices",
+    "emotion": "tingshuo.engine.dialog_cli:emotion",
+    "train": "tingshuo.engine.train_cli:train",
+    "talk": "tingshuo.engine.talk_cli:talk",
+    "converse": "tingshuo.engine.talk_cli:converse",
 }
 
 

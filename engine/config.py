@@ -8,25 +8,17 @@ Nothing here runs at import time beyond class definitions.
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import tomllib
-import types
-import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from asr.config import ASRConfig
-from dialog.config import DialogConfig
-from tts.config import TTSConfig
+from tingshuo.asr.config import ASRConfig
+from tingshuo.core.config import ConfigError, resolve
+from tingshuo.core.paths import default_cache_dir
+from tingshuo.dialog.config import DialogConfig
+from tingshuo.tts.config import TTSConfig
 
-ENV_PREFIX = "TINGSHUO_"
-
-
-class ConfigError(ValueError):
-    """A config file, env var or override that does not fit the config tree."""
+__all__ = ["ConfigError", "EngineConfig", "SecurityConfig", "ServerConfig", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -97,110 +89,15 @@ class EngineConfig:
     dialog: DialogConfig = field(default_factory=DialogConfig)
 
 
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """Convert a TOML/env value to the field's annotated type."""
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a table, got {type(value).__name__}")
-        return _build(hint, value, where)
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], where) for v in value)
-        if len(args) != len(value):
-            raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
-        return tuple(_coerce(v, a, where) for v, a in zip(value, args, strict=True))
-    if origin in (typing.Union, types.UnionType):
-        return value
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in (
-            "1",
-            "true",
-            "yes",
-            "on",
-            "0",
-            "false",
-            "no",
-            "off",
-        ):
-            return value.lower() in ("1", "true", "yes", "on")
-        raise ConfigError(f"{where}: expected a boolean, got {value!r}")
-    if hint in (int, float, str):
-        try:
-            return hint(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}") from None
-    return value
-
-
-def _build(cls: type, data: Mapping[str, Any], where: str = "") -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ConfigError(f"unknown config key(s) {sorted(unknown)} in [{where or 'root'}]")
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}".strip(".")) for k, v in data.items()}
-    return cls(**kwargs)
-
-
-def _merge(base: dict[str, Any], path: list[str], value: Any) -> None:
-    node = base
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{'.'.join(path)}: {key} is not a table")
-    node[path[-1]] = value
-
-
-def _parse_scalar(text: str) -> Any:
-    """Parse an override value as TOML when it is one (numbers, booleans, lists), else a string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
 def load_config(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
     overrides: Iterable[str] = (),
 ) -> EngineConfig:
     """Resolve the configuration: defaults < TOML file < environment < ``key=value`` overrides."""
-    data: dict[str, Any] = {}
-    if path:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    env = os.environ if env is None else env
-    top_level = {
-        f.name for f in dataclasses.fields(EngineConfig) if not dataclasses.is_dataclass(f.type)
-    }
-    for key, raw in env.items():
-        name = key[len(ENV_PREFIX) :].lower()
-        # TINGSHUO_SECTION__FIELD, or a top-level scalar such as TINGSHUO_CACHE_DIR;
-        # other TINGSHUO_* variables (secrets, paths for tests) are not config keys.
-        if key.startswith(ENV_PREFIX) and ("__" in name or name in top_level):
-            _merge(data, name.split("__"), _parse_scalar(raw))
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        dotted, raw = item.split("=", 1)
-        _merge(data, dotted.strip().split("."), _parse_scalar(raw.strip()))
-    return _build(EngineConfig, data)
+    return resolve(EngineConfig, path, env, overrides)
 
 
 def cache_root(config: EngineConfig) -> Path:
     """The configured cache directory, or the default one."""
-    from engine.paths import default_cache_dir
-
-    return Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
+    return default_cache_dir(config.cache_dir)

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.audio import Audio, float_to_pcm16, resample
-from engine.events import (
+from tingshuo.core.audio import Audio, float_to_pcm16, resample
+from tingshuo.engine.events import (
     ReplyAudio,
     ReplyDone,
     ReplyInterrupted,
@@ -22,7 +22,7 @@ from engine.events import (
     SessionStart,
     SessionStarted,
 )
-from engine.protocol.dialog import DialogClientProtocol
+from tingshuo.engine.protocol.dialog import DialogClientProtocol
 
 
 @dataclass

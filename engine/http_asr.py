@@ -7,9 +7,9 @@ import asyncio
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from asr.base import ASR_SAMPLE_RATE
-from engine.app import ApiError, check_api_key, engine_state, require_services
-from engine.audio import AudioFormatError, read_audio
+from tingshuo.asr.base import ASR_SAMPLE_RATE
+from tingshuo.core.audio import AudioFormatError, read_audio
+from tingshuo.engine.app import ApiError, check_api_key, engine_state, require_services
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 FORMATS = ("json", "text", "verbose_json")

@@ -13,13 +13,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from engine.app import ApiError, EngineState, check_api_key, engine_state, require_services
-from engine.audio import Audio
-from engine.emotions import parse_emotion
-from engine.http_tts import make_style
-from engine.jobs import Job, deliver_webhook
-from engine.reply_state import split_reply
-from tts.base import Style
+from tingshuo.core.audio import Audio
+from tingshuo.core.emotions import parse_emotion
+from tingshuo.engine.app import ApiError, EngineState, check_api_key, engine_state, require_services
+from tingshuo.engine.http_tts import make_style
+from tingshuo.engine.jobs import Job, deliver_webhook
+from tingshuo.engine.reply_state import split_reply
+from tingshuo.tts.base import Style
 
 log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(check_api_key)])
@@ -177,7 +177,7 @@ async def create_job(body: JobRequest, request: Request) -> dict[str, Any]:
     if body.webhook_url and not body.webhook_url.startswith(("http://", "https://")):
         raise ApiError(400, "bad_webhook", "webhook_url must be an http(s) URL")
     if body.webhook_url:  # no requests into the engine's own network (docs/security.md)
-        from engine.security.webhooks import check_webhook_url
+        from tingshuo.engine.security.webhooks import check_webhook_url
 
         sec = state.config.security
         allow = sec.allow_private_webhooks or not sec.auth

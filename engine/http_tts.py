@@ -10,17 +10,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from engine.app import (
+from tingshuo.core.audio import Audio
+from tingshuo.core.emotions import Emotion, UnknownEmotionError, parse_emotion
+from tingshuo.engine.app import (
     ApiError,
     check_address_rate,
     check_api_key,
     engine_state,
     require_services,
 )
-from engine.audio import Audio
-from engine.emotions import Emotion, UnknownEmotionError, parse_emotion
-from engine.services import Services
-from tts.base import SSMLError, Style, UnknownVoiceError
+from tingshuo.engine.services import Services
+from tingshuo.tts.base import SSMLError, Style, UnknownVoiceError
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 # Download URLs are capabilities (192-bit random ids that expire), so an <audio src> works

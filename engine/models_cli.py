@@ -6,17 +6,16 @@ import json
 
 import click
 
-from engine.cli import get_config
+from tingshuo.engine.cli import get_config
+from tingshuo.engine.config import EngineConfig, cache_root
 
 
-def _tts_rows(config: object) -> list[dict]:
-    """TTS backend rows when the tts package provides them (built in parallel)."""
+def _tts_rows(config: EngineConfig) -> list[dict]:
+    """TTS backend rows (a broken status must not hide the ASR rows)."""
+    from tingshuo.tts.factory import backend_status
+
     try:
-        from tts.factory import backend_status
-    except ImportError:
-        return []
-    try:
-        return [{"kind": "tts", **row} for row in backend_status(config)]
+        return [{"kind": "tts", **row} for row in backend_status(config.tts, cache_root(config))]
     except Exception as exc:  # a broken TTS status must not hide the ASR rows
         return [{"kind": "tts", "name": "?", "ready": False, "where": "", "detail": str(exc)}]
 
@@ -26,10 +25,12 @@ def _tts_rows(config: object) -> list[dict]:
 @click.pass_context
 def models(ctx: click.Context, as_json: bool) -> None:
     """List speech recognition and synthesis backends, where their weights are, and readiness."""
-    from asr.factory import backend_status
+    from tingshuo.asr.factory import backend_status
 
     config = get_config(ctx)
-    rows = [{"kind": "asr", **row} for row in backend_status(config)] + _tts_rows(config)
+    rows = [
+        {"kind": "asr", **row} for row in backend_status(config.asr, cache_root(config))
+    ] + _tts_rows(config)
     for row in rows:
         if as_json:
             click.echo(json.dumps(row, ensure_ascii=False))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from engine.events import ServerEvent, survives_barge_in
+from tingshuo.engine.events import ServerEvent, survives_barge_in
 
 
 class SlowReaderError(RuntimeError):

@@ -7,18 +7,14 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from dialog.base import ReplyStyle, UserEmotion
+from tingshuo.dialog.base import ReplyStyle, UserEmotion
+from tingshuo.tts.segment import split_text
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;…])")
 
 
 def split_reply(text: str, max_chars: int) -> list[str]:
-    """Reply text in synthesis segments (``tts.segment.split_text`` when available)."""
-    try:
-        from tts.segment import split_text
-    except ImportError:
-        parts = [p.strip() for p in _SENTENCE_END.split(text)]
-        return [p for p in parts if p] or [text]
+    """Reply text in synthesis segments (``tts.segment.split_text``)."""
     return [p for p in split_text(text, max_chars) if p.strip()] or [text]
 
 

@@ -7,8 +7,8 @@ import logging
 
 import click
 
-from engine.cli import get_config
-from engine.config import ConfigError, EngineConfig, load_config
+from tingshuo.engine.cli import get_config
+from tingshuo.engine.config import ConfigError, EngineConfig, load_config
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ def build_server(config: EngineConfig, app=None):  # noqa: ANN001, ANN201
     """A uvicorn server whose shutdown first drains the engine (used by serve and tests)."""
     import uvicorn
 
-    from engine.app import create_app
+    from tingshuo.engine.app import create_app
 
     app = app or create_app(config)
 
@@ -62,9 +62,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, config_path: s
         config.server, host=host or config.server.host, port=port or config.server.port
     )
     config = dataclasses.replace(config, server=server_cfg)
-    from engine.security.auth import check_bind_policy
-    from engine.security.errors import InsecureConfigError
-    from engine.security.redact import install_redaction
+    from tingshuo.engine.security.auth import check_bind_policy
+    from tingshuo.engine.security.errors import InsecureConfigError
+    from tingshuo.engine.security.redact import install_redaction
 
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -2,7 +2,7 @@
 
 Built once by the server (``Services.load``), warmed before ``/readyz`` says ready, and
 closed on shutdown. Recognizer and synthesizer come from their factories; the emotion
-bridge and reply policy from ``dialog.factory`` (or the engine's fallback while it is absent).
+bridge and reply policy from ``dialog.factory``; any that fails to load fails the start-up.
 """
 
 from __future__ import annotations
@@ -15,26 +15,26 @@ from typing import Any
 
 import numpy as np
 
-from asr.base import ASR_SAMPLE_RATE, Recognizer, Transcript
-from dialog.base import EmotionBridge, ReplyPolicy
-from engine.audio import Audio
-from engine.config import EngineConfig
-from engine.metrics import Metrics
-from engine.workers import Batcher, WorkerPool
-from tts.base import Synthesizer
+from tingshuo.asr.base import ASR_SAMPLE_RATE, Recognizer, Transcript
+from tingshuo.core.audio import Audio
+from tingshuo.dialog.base import EmotionBridge, ReplyPolicy
+from tingshuo.engine.config import EngineConfig, cache_root
+from tingshuo.engine.metrics import Metrics
+from tingshuo.engine.workers import Batcher, WorkerPool
+from tingshuo.tts.base import Synthesizer
 
 log = logging.getLogger(__name__)
 
 
 def _resilient(config: EngineConfig, primary: Any, metrics: Metrics, given: dict) -> Any:
     """Stream timeouts, and a circuit breaker to ``tts.fallback`` when one is configured."""
-    from engine.circuit import resilient_synthesizer
+    from tingshuo.engine.circuit import resilient_synthesizer
 
     fallback = given.get("fallback_synthesizer")
     if fallback is None and config.tts.fallback and config.tts.fallback != config.tts.backend:
-        from tts.factory import build_synthesizer
+        from tingshuo.tts.factory import build_synthesizer
 
-        fallback = build_synthesizer(config, config.tts.fallback)
+        fallback = build_synthesizer(config.tts, cache_root(config), config.tts.fallback)
     timeout = config.security.model_timeout_s
     return resilient_synthesizer(primary, fallback, timeout, metrics.registry)
 
@@ -65,22 +65,25 @@ class Services:
     @classmethod
     def load(cls, config: EngineConfig, **given: Any) -> Services:
         """Build every stage from config (keyword arguments replace single stages)."""
-        from engine.fallback_dialog import build_dialog
-
         recognizer = given.get("recognizer")
         if recognizer is None:
-            from asr.factory import build_recognizer
+            from tingshuo.asr.factory import build_recognizer
 
-            recognizer = build_recognizer(config)
+            recognizer = build_recognizer(config.asr, cache_root(config))
         synthesizer = given.get("synthesizer")
         if synthesizer is None:
-            from tts.factory import build_synthesizer
+            from tingshuo.tts.factory import build_synthesizer
 
-            synthesizer = build_synthesizer(config)
+            synthesizer = build_synthesizer(config.tts, cache_root(config))
         bridge, policy = given.get("bridge"), given.get("policy")
-        if bridge is None or policy is None:
-            built_bridge, built_policy = build_dialog(config)
-            bridge, policy = bridge or built_bridge, policy or built_policy
+        if bridge is None:  # a missing or broken checkpoint fails the start-up (CheckpointError)
+            from tingshuo.dialog.factory import build_bridge
+
+            bridge = build_bridge(config.dialog)
+        if policy is None:
+            from tingshuo.dialog.factory import build_policy
+
+            policy = build_policy(config.dialog)
         services = cls(config, recognizer, synthesizer, bridge, policy)
         services.synthesizer = _resilient(config, synthesizer, services.metrics, given)
         return services

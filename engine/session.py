@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable
 
-from asr.base import (
+from tingshuo.asr.base import (
     FinalResult,
     PartialResult,
     RecognizerStream,
@@ -26,10 +26,10 @@ from asr.base import (
     SpeechStopped,
     StreamEvent,
 )
-from dialog.base import Reply, ReplyStyle, Turn, UserEmotion
-from engine.audio import float_to_pcm16, resample
-from engine.emotions import Emotion
-from engine.events import (
+from tingshuo.core.audio import float_to_pcm16, resample
+from tingshuo.core.emotions import Emotion
+from tingshuo.dialog.base import Reply, ReplyStyle, Turn, UserEmotion
+from tingshuo.engine.events import (
     BAD_AUDIO,
     INTERNAL,
     OVERLOADED,
@@ -53,10 +53,10 @@ from engine.events import (
     TranscriptFinal,
     TranscriptPartial,
 )
-from engine.outbound import OutboundClosedError, OutboundQueue, SlowReaderError
-from engine.reply_state import ActiveReply, split_reply
-from engine.services import Services
-from tts.base import Style
+from tingshuo.engine.outbound import OutboundClosedError, OutboundQueue, SlowReaderError
+from tingshuo.engine.reply_state import ActiveReply, split_reply
+from tingshuo.engine.services import Services
+from tingshuo.tts.base import Style
 
 log = logging.getLogger(__name__)
 

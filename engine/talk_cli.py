@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from engine.audio import Audio, AudioFormatError, read_audio, write_wav
-from engine.events import (
+from tingshuo.core.audio import Audio, AudioFormatError, read_audio, write_wav
+from tingshuo.engine.events import (
     ReplyAudio,
     ReplyInterrupted,
     ServerEvent,
@@ -28,7 +28,7 @@ DEFAULT_URL = "ws://127.0.0.1:8000/v1/dialog"
 def _print_event(t0: float, now: float, event: ServerEvent) -> None:
     if isinstance(event, ReplyAudio):
         return
-    from engine.protocol.dialog import DialogServerProtocol
+    from tingshuo.engine.protocol.dialog import DialogServerProtocol
 
     body = json.loads(DialogServerProtocol.serialize(event))
     click.echo(f"{now - t0:7.2f}s  {json.dumps(body, ensure_ascii=False)}")
@@ -91,7 +91,7 @@ async def _converse(
     pause: float,
     timeout: float,
 ) -> None:
-    from engine.dialog_client import DialogClient
+    from tingshuo.engine.dialog_client import DialogClient
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -179,7 +179,7 @@ def talk(url: str, voice: str, token: str) -> None:
 
 
 async def _talk(sd, url: str, voice: str, token: str) -> None:  # noqa: ANN001
-    from engine.dialog_client import DialogClient
+    from tingshuo.engine.dialog_client import DialogClient
 
     loop = asyncio.get_running_loop()
     mic: asyncio.Queue[np.ndarray] = asyncio.Queue(maxsize=500)

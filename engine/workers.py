@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
-from engine.metrics import Metrics
+from tingshuo.engine.metrics import Metrics
 
 T = TypeVar("T")
 R = TypeVar("R")

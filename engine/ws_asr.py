@@ -10,12 +10,18 @@ import numpy as np
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from asr.base import ASR_SAMPLE_RATE, FinalResult, PartialResult
-from engine.app import engine_state
-from engine.audio import Audio, resample
-from engine.protocol.funasr import AudioChunk, EndOfInput, FunASRError, FunASRProtocol, StreamConfig
-from engine.security.errors import SecurityError
-from engine.services import Services
+from tingshuo.asr.base import ASR_SAMPLE_RATE, FinalResult, PartialResult
+from tingshuo.core.audio import Audio, resample
+from tingshuo.engine.app import engine_state
+from tingshuo.engine.protocol.funasr import (
+    AudioChunk,
+    EndOfInput,
+    FunASRError,
+    FunASRProtocol,
+    StreamConfig,
+)
+from tingshuo.engine.security.errors import SecurityError
+from tingshuo.engine.services import Services
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -48,7 +54,7 @@ class _Stream:
             return t.text
         text = final.transcript.text
         if self.config.itn and not self.services.config.asr.itn:
-            from asr.textproc import inverse_normalize
+            from tingshuo.asr.textproc import inverse_normalize
 
             text = inverse_normalize(text)
         return text

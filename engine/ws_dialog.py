@@ -11,8 +11,8 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from engine.app import engine_state
-from engine.events import (
+from tingshuo.engine.app import engine_state
+from tingshuo.engine.events import (
     SHUTTING_DOWN,
     UNAUTHORIZED,
     UNKNOWN_VOICE,
@@ -23,9 +23,9 @@ from engine.events import (
     SessionClose,
     SessionStart,
 )
-from engine.protocol.dialog import DialogServerProtocol
-from engine.security.errors import SecurityError
-from engine.session import Session
+from tingshuo.engine.protocol.dialog import DialogServerProtocol
+from tingshuo.engine.security.errors import SecurityError
+from tingshuo.engine.session import Session
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dialog.bridge_model import BridgeDims
+from tingshuo.dialog.bridge_model import BridgeDims
 
 
 class TrainConfigError(ValueError):

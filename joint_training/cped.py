@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from engine.emotions import Emotion
-from joint_training.manifest import ManifestError, ManifestRecord
+from tingshuo.core.emotions import Emotion
+from tingshuo.joint_training.manifest import ManifestError, ManifestRecord
 
 CPED_TO_CANONICAL: dict[str, Emotion] = {
     "neutral": Emotion.NEUTRAL,

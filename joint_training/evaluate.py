@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, f1_score
 
-from dialog.bridge_model import BridgeModel
-from engine.emotions import EMOTIONS
-from joint_training.features import FeatureTable
+from tingshuo.core.emotions import EMOTIONS
+from tingshuo.dialog.bridge_model import BridgeModel
+from tingshuo.joint_training.features import FeatureTable
 
 LABELS = list(range(len(EMOTIONS)))
 NAMES = [e.value for e in EMOTIONS]
@@ -166,7 +166,7 @@ def plot_confusion(matrix: list[list[int]], title: str, path: Path) -> Path:
             ax.text(
                 j,
                 i,
-                int(m[i, j]),
+                str(int(m[i, j])),
                 ha="center",
                 va="center",
                 fontsize=7,

@@ -18,11 +18,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dialog.prosody import FEATURE_NAMES, PROSODY_DIM, AudioTooShortError, prosodic_features
-from dialog.text_features import ENCODER_NAME, SentenceEncoder, ngram_ids
-from engine.audio import AudioFormatError, read_audio
-from engine.emotions import EMOTIONS
-from joint_training.manifest import ManifestRecord
+from tingshuo.core.audio import AudioFormatError, read_audio
+from tingshuo.core.emotions import EMOTIONS
+from tingshuo.dialog.prosody import (
+    FEATURE_NAMES,
+    PROSODY_DIM,
+    AudioTooShortError,
+    prosodic_features,
+)
+from tingshuo.dialog.text_features import ENCODER_NAME, SentenceEncoder, ngram_ids
+from tingshuo.joint_training.manifest import ManifestRecord
 
 log = logging.getLogger(__name__)
 FEATURE_VERSION = f"1:{ENCODER_NAME}:{len(FEATURE_NAMES)}"
@@ -125,7 +130,7 @@ def compute_features(
         embed=embed,
         ngrams=ngrams,
         prosody=prosody,
-        has_audio=has_audio,
+        has_audio=np.asarray(has_audio, dtype=bool),
         splits=np.asarray([r.split for r in records]),
     )
 

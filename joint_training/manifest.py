@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.emotions import Emotion, UnknownEmotionError, parse_emotion
+from tingshuo.core.emotions import Emotion, UnknownEmotionError, parse_emotion
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 REQUIRED_KEYS: tuple[str, ...] = ("id", "audio", "text", "emotion", "speaker", "split")

@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from engine.audio import read_audio, write_wav
-from engine.config import EngineConfig
-from engine.emotions import EMOTIONS, Emotion
-from engine.paths import shared_dir
-from joint_training.cped import DEFAULT_DEV_SERIES, cped_records
-from joint_training.manifest import ManifestRecord, write_manifest
+from tingshuo.core.audio import read_audio, write_wav
+from tingshuo.core.emotions import EMOTIONS, Emotion
+from tingshuo.core.paths import shared_dir
+from tingshuo.joint_training.cped import DEFAULT_DEV_SERIES, cped_records
+from tingshuo.joint_training.manifest import ManifestRecord, write_manifest
+from tingshuo.tts.config import TTSConfig
 
 log = logging.getLogger(__name__)
 OUT_RATE = 16000  # Hz
@@ -144,7 +144,8 @@ def interleaved(
 
 
 def generate_speech(
-    config: EngineConfig,
+    tts: TTSConfig,
+    cache_dir: Path,
     out_dir: Path,
     plan: GenerationPlan | None = None,
     progress: bool = True,
@@ -158,14 +159,12 @@ def generate_speech(
     utterance starting at k (several processes can share one output folder); each writes the
     manifest of all planned wavs that exist when it finishes.
     """
-    from tts.base import Style
-    from tts.factory import build_synthesizer
+    from tingshuo.tts.base import Style
+    from tingshuo.tts.factory import build_synthesizer
 
     plan = plan or GenerationPlan()
-    tts_cfg = dataclasses.replace(
-        config.tts, cache=dataclasses.replace(config.tts.cache, enabled=False)
-    )
-    synth = build_synthesizer(dataclasses.replace(config, tts=tts_cfg))
+    tts_cfg = dataclasses.replace(tts, cache=dataclasses.replace(tts.cache, enabled=False))
+    synth = build_synthesizer(tts_cfg, cache_dir)
     utterances = plan_utterances([v.name for v in synth.voices()], plan)
     (out_dir / "wav").mkdir(parents=True, exist_ok=True)
     done: list[ManifestRecord] = []

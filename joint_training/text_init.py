@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from scipy.sparse import csr_matrix, hstack
 
-from dialog.bridge_model import NUM_EMOTIONS, BridgeModel
-from joint_training.features import FeatureTable
+from tingshuo.dialog.bridge_model import NUM_EMOTIONS, BridgeModel
+from tingshuo.joint_training.features import FeatureTable
 
 
 class TextInitError(ValueError):
@@ -75,6 +75,7 @@ def logreg_warm_start(
     e = d.text_embed
     with torch.no_grad():
         linear = model.text.net[-1]
+        assert isinstance(linear, torch.nn.Linear)
         linear.weight.zero_()
         linear.bias.zero_()
         linear.weight[:NUM_EMOTIONS, :e] = torch.from_numpy(coef[:, :e]).float()

@@ -1,7 +1,7 @@
 """Train the emotion bridge: single process or ``torchrun`` (DDP, gloo on CPU).
 
     tingshuo train bridge --config joint_training/configs/bridge-default.toml
-    torchrun --nproc_per_node 2 -m joint_training.cli bridge --config FILE
+    torchrun --nproc_per_node 2 -m tingshuo.engine.train_cli bridge --config FILE
 
 Each epoch: one pass over the CPED training text (sharded across processes), each step
 also drawing a batch of speech+text pairs; then (rank 0) dev-split evaluation, temperature
@@ -26,16 +26,15 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from dialog.bridge_model import NUM_EMOTIONS, BridgeModel
-from dialog.checkpoint import save_inference_checkpoint
-from engine.config import EngineConfig, cache_root
-from engine.paths import shared_dir
-from joint_training import evaluate as ev
-from joint_training.config import BridgeTrainConfig, save_resolved
-from joint_training.cped import cped_records
-from joint_training.features import FeatureTable, cached_features, concat
-from joint_training.manifest import ManifestRecord, read_manifest
-from joint_training.text_init import logreg_warm_start
+from tingshuo.core.paths import default_cache_dir, shared_dir
+from tingshuo.dialog.bridge_model import NUM_EMOTIONS, BridgeModel
+from tingshuo.dialog.checkpoint import save_inference_checkpoint
+from tingshuo.joint_training import evaluate as ev
+from tingshuo.joint_training.config import BridgeTrainConfig, save_resolved
+from tingshuo.joint_training.cped import cped_records
+from tingshuo.joint_training.features import FeatureTable, cached_features, concat
+from tingshuo.joint_training.manifest import ManifestRecord, read_manifest
+from tingshuo.joint_training.text_init import logreg_warm_start
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +76,13 @@ def load_record_groups(
 def _features(
     cfg: BridgeTrainConfig,
     groups: list[list[ManifestRecord]],
-    engine_cfg: EngineConfig | None,
+    cache_dir: Path | None,
     progress: bool,
 ) -> FeatureTable:
     cache = (
         Path(cfg.cache_dir).expanduser()
         if cfg.cache_dir
-        else cache_root(engine_cfg or EngineConfig()) / "bridge-features"
+        else (cache_dir or default_cache_dir()) / "bridge-features"
     )
     rank, world = _rank_world()
 
@@ -164,7 +163,7 @@ def evaluate_epoch(model: BridgeModel, dev: FeatureTable, dev_texts: list[str]) 
 
 def train_bridge(
     cfg: BridgeTrainConfig,
-    engine_cfg: EngineConfig | None = None,
+    cache_dir: Path | None = None,
     resume: bool = False,
     progress: bool = True,
     base_dir: Path | None = None,
@@ -183,7 +182,7 @@ def train_bridge(
 
     groups = load_record_groups(cfg, base_dir)
     records = [r for g in groups for r in g]
-    table = _features(cfg, groups, engine_cfg, progress and rank == 0)
+    table = _features(cfg, groups, cache_dir, progress and rank == 0)
     texts = [r.text for r in records]
     train = table.subset(table.splits == "train")
     dev_mask = table.splits == "valid"

@@ -8,23 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asr.textproc import normalize_for_cer, utterance_cer
-from engine.config import EngineConfig
-from engine.services import Services
+from tingshuo.asr.textproc import normalize_for_cer, utterance_cer
+from tingshuo.engine.config import EngineConfig, cache_root
+from tingshuo.engine.services import Services
 
 
 def load_real_services(config: EngineConfig) -> Services:
     """Whisper + Kokoro from their factories, or a visible skip saying what is missing."""
-    try:
-        from asr.factory import build_recognizer
-    except ImportError as exc:
-        pytest.skip(f"asr.factory is not in this checkout yet ({exc}); needs the recognizer issue")
-    from asr.base import ModelNotFoundError
-    from tts.factory import build_synthesizer
+    from tingshuo.asr.factory import build_recognizer
+    from tingshuo.core.errors import ModelNotFoundError
+    from tingshuo.tts.factory import build_synthesizer
 
     try:
-        recognizer = build_recognizer(config)
-        synthesizer = build_synthesizer(config)
+        recognizer = build_recognizer(config.asr, cache_root(config))
+        synthesizer = build_synthesizer(config.tts, cache_root(config))
     except ModelNotFoundError as exc:
         pytest.skip(f"model missing: {exc}")
     return Services.load(config, recognizer=recognizer, synthesizer=synthesizer)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from engine.config import EngineConfig
-from engine.services import Services
+from tingshuo.engine.config import EngineConfig
+from tingshuo.engine.services import Services
 
 
 def free_port() -> int:
@@ -38,8 +38,8 @@ def running_server(
     config: EngineConfig, services: Services | None, timeout: float = 300
 ) -> Iterator[str]:
     """Serve until the block ends (graceful shutdown); yields the base URL."""
-    from engine.app import create_app
-    from engine.serve_cli import build_server
+    from tingshuo.engine.app import create_app
+    from tingshuo.engine.serve_cli import build_server
 
     app = create_app(config, services)
     server = build_server(config, app)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.paths import shared_dir
+from tingshuo.core.paths import shared_dir
 
 COMPUTED_KEYS = {
     "text_encoder.ling_enc.position_enc.position_enc",
@@ -92,9 +92,9 @@ def write_voice(root: Path, name: str, seed: int = 0, step: int = 0) -> Path:
     import torch
     import yaml
 
-    from tts.sambert.acoustic_model import SambertModel
-    from tts.sambert.dims import HifiganDims, SambertDims
-    from tts.sambert.hifigan import HifiganGenerator, unfold_weight_norm
+    from tingshuo.tts.sambert.acoustic_model import SambertModel
+    from tingshuo.tts.sambert.dims import HifiganDims, SambertDims
+    from tingshuo.tts.sambert.hifigan import HifiganGenerator, unfold_weight_norm
 
     torch.manual_seed(seed)
     vdir = root / "voices" / name

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.config import ASRConfig, EndpointConfig, GuardConfig
-from engine.config import load_config
+from tingshuo.asr.config import ASRConfig, EndpointConfig, GuardConfig
+from tingshuo.engine.config import load_config
 
 
 def test_defaults_match_the_recipe() -> None:

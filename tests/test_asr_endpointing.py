@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asr.config import EndpointConfig
-from asr.endpointing import EndpointConfigError, Endpointer, Offset, Onset, UtteranceAudio
-from engine.audio import read_audio
+from tingshuo.asr.config import EndpointConfig
+from tingshuo.asr.endpointing import EndpointConfigError, Endpointer, Offset, Onset, UtteranceAudio
+from tingshuo.core.audio import read_audio
 
 SR = 16000
 CLIP = "funasr_asr_example_zh.wav"  # 5.5 s of read speech

@@ -8,9 +8,8 @@ from pathlib import Path
 import funasr_tiny
 import pytest
 
-from asr.base import ModelNotFoundError
-from asr.config import ParaformerConfig
-from asr.funasr_models import (
+from tingshuo.asr.config import ParaformerConfig
+from tingshuo.asr.funasr_models import (
     ALIASES,
     check_model_dir,
     clean_text,
@@ -18,6 +17,7 @@ from asr.funasr_models import (
     paraformer_status,
     resolve_model_dir,
 )
+from tingshuo.core.errors import ModelNotFoundError
 
 pytest.importorskip("funasr", reason="FunASR extra not installed")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from asr.config import GuardConfig
-from asr.guards import (
+from tingshuo.asr.config import GuardConfig
+from tingshuo.asr.guards import (
     FLAG_HALLUCINATION,
     FLAG_PROMPT_ECHO,
     FLAG_REPETITION,

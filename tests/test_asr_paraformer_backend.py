@@ -12,20 +12,14 @@ import funasr_tiny
 import numpy as np
 import pytest
 
-from asr.base import (
-    FinalResult,
-    ModelNotFoundError,
-    PartialResult,
-    Recognizer,
-    SpeechStarted,
-    SpeechStopped,
-)
-from asr.config import ASRConfig, ParaformerConfig
-from asr.factory import build_recognizer
-from asr.funasr_models import load_automodel
-from asr.paraformer_backend import ParaformerRecognizer
-from engine.audio import read_audio
-from engine.config import load_config
+from tingshuo.asr.base import FinalResult, PartialResult, Recognizer, SpeechStarted, SpeechStopped
+from tingshuo.asr.config import ASRConfig, ParaformerConfig
+from tingshuo.asr.factory import build_recognizer
+from tingshuo.asr.funasr_models import load_automodel
+from tingshuo.asr.paraformer_backend import ParaformerRecognizer
+from tingshuo.core.audio import read_audio
+from tingshuo.core.errors import ModelNotFoundError
+from tingshuo.engine.config import cache_root, load_config
 
 pytest.importorskip("funasr", reason="FunASR extra not installed")
 
@@ -151,7 +145,7 @@ def test_chunk_size_is_configurable(dirs) -> None:
 
 def test_factory_builds_paraformer(dirs) -> None:
     config = load_config(env={}, overrides=[f"asr.paraformer.model={dirs['paraformer']}"])
-    rec = build_recognizer(config, "paraformer")
+    rec = build_recognizer(config.asr, cache_root(config), "paraformer")
     assert isinstance(rec, ParaformerRecognizer)
 
 

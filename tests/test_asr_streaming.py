@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asr.base import (
+from tingshuo.asr.base import (
     FinalResult,
     PartialResult,
     RecognizerStream,
@@ -20,9 +20,9 @@ from asr.base import (
     SpeechStopped,
     Transcript,
 )
-from asr.config import EndpointConfig
-from asr.streaming import VadRecognizerStream, to_float_samples
-from engine.audio import SUPPORTED_INPUT_RATES, AudioFormatError, read_audio
+from tingshuo.asr.config import EndpointConfig
+from tingshuo.asr.streaming import VadRecognizerStream, to_float_samples
+from tingshuo.core.audio import SUPPORTED_INPUT_RATES, AudioFormatError, read_audio
 
 
 class RecordingDecoder:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from asr.base import Segment, Transcript
-from asr.textproc import (
+from tingshuo.asr.base import Segment, Transcript
+from tingshuo.asr.textproc import (
     character_error_rate,
     drop_cjk_spaces,
     finish_transcript,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from asr import whisper_assets as wa
-from asr.base import ModelNotFoundError
+from tingshuo.asr import whisper_assets as wa
+from tingshuo.core.errors import ModelNotFoundError
 
 
 @pytest.fixture(scope="module")

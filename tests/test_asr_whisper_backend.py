@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asr.base import FinalResult, PartialResult, Recognizer, SpeechStarted, SpeechStopped
-from asr.factory import build_recognizer
-from asr.guards import find_loop
-from asr.textproc import character_error_rate
-from asr.whisper_backend import WhisperRecognizer
-from engine.audio import Audio, read_audio
-from engine.config import load_config
+from tingshuo.asr.base import FinalResult, PartialResult, Recognizer, SpeechStarted, SpeechStopped
+from tingshuo.asr.config import ASRConfig
+from tingshuo.asr.factory import build_recognizer
+from tingshuo.asr.guards import find_loop
+from tingshuo.asr.textproc import character_error_rate
+from tingshuo.asr.whisper_backend import WhisperRecognizer
+from tingshuo.core.audio import Audio, read_audio
+from tingshuo.engine.config import cache_root, load_config
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +34,7 @@ CER_BOUND = 0.127  # the issue's target for the whole dev set
 
 @pytest.fixture(scope="module")
 def recognizer() -> WhisperRecognizer:
-    rec = build_recognizer(load_config(env={}), "whisper")
+    rec = build_recognizer(ASRConfig(), cache_root(load_config(env={})), "whisper")
     assert isinstance(rec, WhisperRecognizer)
     return rec
 
@@ -64,7 +65,7 @@ def test_output_is_simplified(recognizer, asr_dev: Path) -> None:
     text = recognizer.transcribe(
         read_audio(asr_dev / "wav" / "cosyvoice_zero_shot_prompt.wav")
     ).text
-    from asr.textproc import to_simplified
+    from tingshuo.asr.textproc import to_simplified
 
     assert text == to_simplified(text)
 
@@ -149,8 +150,8 @@ def test_ct_punc_punctuates_whisper_output(recognizer, asr_dev: Path, tmp_path: 
     pytest.importorskip("funasr", reason="FunASR extra not installed")
     import funasr_tiny
 
-    from asr.config import ParaformerConfig
-    from asr.funasr_models import load_punctuator
+    from tingshuo.asr.config import ParaformerConfig
+    from tingshuo.asr.funasr_models import load_punctuator
 
     punc = funasr_tiny.build_ct_punc(tmp_path / "punc")
     punctuated = WhisperRecognizer(

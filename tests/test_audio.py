@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.audio import Audio, AudioFormatError, pcm16_to_float, read_audio, write_wav
+from tingshuo.core.audio import Audio, AudioFormatError, pcm16_to_float, read_audio, write_wav
 
 
 def _tone(rate: int, seconds: float = 1.0, hz: float = 440.0) -> Audio:

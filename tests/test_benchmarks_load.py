@@ -7,11 +7,15 @@ import sys
 
 import pytest
 
-from engine.fallback_dialog import EchoKnowledgePolicy, KeywordEmotionBridge
-from engine.paths import repo_root
-from engine.services import Services
-from tests.engine_doubles import ScriptedRecognizer, ToneSynthesizer
+from tests.engine_doubles import (
+    EchoKnowledgePolicy,
+    KeywordEmotionBridge,
+    ScriptedRecognizer,
+    ToneSynthesizer,
+)
 from tests.engine_server import engine_test_config, running_server
+from tingshuo.core.paths import repo_root
+from tingshuo.engine.services import Services
 
 sys.path.insert(0, str(repo_root() / "benchmarks"))
 load_client = pytest.importorskip("load_client")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
-from engine.audio import Audio
-from engine.circuit import CircuitBreaker, CircuitState, FallbackSynthesizer
-from tts.base import Style, UnknownVoiceError, VoiceInfo
+from tingshuo.core.audio import Audio
+from tingshuo.engine.circuit import CircuitBreaker, CircuitState, FallbackSynthesizer
+from tingshuo.tts.base import Style, UnknownVoiceError, VoiceInfo
 
 
 class FakeClock:

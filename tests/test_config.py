@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, EngineConfig, load_config
+from tingshuo.engine.config import ConfigError, EngineConfig, load_config
 
 
 def test_defaults_bind_loopback_and_use_offline_backends() -> None:

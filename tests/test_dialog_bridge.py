@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dialog.base import EmotionBridge
-from dialog.bridge import EmotionInputError, TrainedBridge
-from dialog.factory import build_bridge
-from engine.audio import Audio, read_audio
-from engine.config import EngineConfig
-from engine.emotions import EMOTIONS, Emotion
+from tingshuo.core.audio import Audio, read_audio
+from tingshuo.core.emotions import EMOTIONS, Emotion
+from tingshuo.dialog.base import EmotionBridge
+from tingshuo.dialog.bridge import EmotionInputError, TrainedBridge
+from tingshuo.dialog.config import DialogConfig
+from tingshuo.dialog.factory import build_bridge
 
 
 @pytest.fixture(scope="module")
 def bridge() -> TrainedBridge:
-    return build_bridge(EngineConfig())
+    return build_bridge(DialogConfig())
 
 
 def test_default_checkpoint_is_a_bridge(bridge: TrainedBridge) -> None:

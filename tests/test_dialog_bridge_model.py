@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from dialog.bridge_model import NUM_EMOTIONS, BridgeDims, BridgeModel
+from tingshuo.dialog.bridge_model import NUM_EMOTIONS, BridgeDims, BridgeModel
 
 DIMS = BridgeDims(ngram_buckets=64, ngram_dim=8, hidden=16, shared=8, dropout=0.0)
 

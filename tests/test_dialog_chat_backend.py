@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dialog.chat_backend import ChatBackend, ChatBackendError, ChatMessage
-from dialog.config import ChatConfig
+from tingshuo.dialog.chat_backend import ChatBackend, ChatBackendError, ChatMessage
+from tingshuo.dialog.config import ChatConfig
 
 
 class FakeOpenAI(BaseHTTPRequestHandler):

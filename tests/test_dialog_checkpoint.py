@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dialog.bridge_model import BridgeDims, BridgeModel
-from dialog.checkpoint import (
+from tingshuo.dialog.bridge_model import BridgeDims, BridgeModel
+from tingshuo.dialog.checkpoint import (
     DEFAULT_CHECKPOINT,
     CheckpointError,
     load_inference_checkpoint,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from dialog.base import ReplyStyle, UserEmotion
-from dialog.empathy import EmpathyMap, EmpathyMapError
-from engine.emotions import Emotion
+from tingshuo.core.emotions import Emotion
+from tingshuo.dialog.base import ReplyStyle, UserEmotion
+from tingshuo.dialog.empathy import EmpathyMap, EmpathyMapError
 
 
 def _user(emotion: Emotion, confidence: float = 0.9) -> UserEmotion:

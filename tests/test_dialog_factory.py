@@ -7,26 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from dialog.base import ReplyPolicy, UserEmotion
-from dialog.checkpoint import CheckpointError
-from dialog.factory import UnknownPolicyError, build_bridge, build_policy
-from dialog.policy import ChatPolicy, EchoPolicy, KnowledgeBasePolicy
-from engine.config import EngineConfig
-from engine.emotions import Emotion
+from tingshuo.core.emotions import Emotion
+from tingshuo.dialog.base import ReplyPolicy, UserEmotion
+from tingshuo.dialog.checkpoint import CheckpointError
+from tingshuo.dialog.config import DialogConfig
+from tingshuo.dialog.factory import UnknownPolicyError, build_bridge, build_policy
+from tingshuo.dialog.policy import ChatPolicy, EchoPolicy, KnowledgeBasePolicy
 
 
-def _config(**dialog: object) -> EngineConfig:
-    base = EngineConfig()
-    return dataclasses.replace(base, dialog=dataclasses.replace(base.dialog, **dialog))
+def _config(**dialog: object) -> DialogConfig:
+    return dataclasses.replace(DialogConfig(), **dialog)  # type: ignore[arg-type]
 
 
 def test_policies_by_name() -> None:
     assert isinstance(build_policy(_config(policy="echo")), EchoPolicy)
     kb = build_policy(_config(policy="kb"))
     assert isinstance(kb, KnowledgeBasePolicy) and isinstance(kb, ReplyPolicy)
-    chat_cfg = dataclasses.replace(
-        EngineConfig().dialog.chat, base_url="http://127.0.0.1:9/v1", model="m"
-    )
+    chat_cfg = dataclasses.replace(DialogConfig().chat, base_url="http://127.0.0.1:9/v1", model="m")
     assert isinstance(build_policy(_config(policy="chat", chat=chat_cfg)), ChatPolicy)
     with pytest.raises(UnknownPolicyError, match="kb, chat, echo"):
         build_policy(_config(policy="oracle"))

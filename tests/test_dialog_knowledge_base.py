@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from dialog.knowledge_base import DEFAULT_KB, FALLBACK_INTENT, KnowledgeBase, KnowledgeBaseError
-from dialog.text_features import SentenceEncoder
+from tingshuo.dialog.knowledge_base import (
+    DEFAULT_KB,
+    FALLBACK_INTENT,
+    KnowledgeBase,
+    KnowledgeBaseError,
+)
+from tingshuo.dialog.text_features import SentenceEncoder
 
 
 @pytest.fixture(scope="module")

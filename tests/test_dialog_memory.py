@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dialog.base import Turn, UserEmotion
-from dialog.memory import ConversationMemory, angry_streak
-from engine.emotions import Emotion
+from tingshuo.core.emotions import Emotion
+from tingshuo.dialog.base import Turn, UserEmotion
+from tingshuo.dialog.memory import ConversationMemory, angry_streak
 
 
 def _turn(emotion: Emotion, confidence: float = 0.9, text: str = "x") -> Turn:

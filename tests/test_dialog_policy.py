@@ -10,13 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dialog.base import ReplyStyle, Turn, UserEmotion
-from dialog.chat_backend import ChatBackend
-from dialog.empathy import EmpathyMap
-from dialog.knowledge_base import KnowledgeBase
-from dialog.policy import ChatPolicy, EchoPolicy, Escalation, KnowledgeBasePolicy
-from dialog.text_features import SentenceEncoder
-from engine.emotions import Emotion
+from tingshuo.core.emotions import Emotion
+from tingshuo.dialog.base import ReplyStyle, Turn, UserEmotion
+from tingshuo.dialog.chat_backend import ChatBackend
+from tingshuo.dialog.empathy import EmpathyMap
+from tingshuo.dialog.knowledge_base import KnowledgeBase
+from tingshuo.dialog.policy import ChatPolicy, EchoPolicy, Escalation, KnowledgeBasePolicy
+from tingshuo.dialog.text_features import SentenceEncoder
 
 NEUTRAL = UserEmotion(Emotion.NEUTRAL, 0.9)
 ANGRY = UserEmotion(Emotion.ANGRY, 0.9)

@@ -7,8 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dialog.prosody import FEATURE_NAMES, PROSODY_DIM, AudioTooShortError, prosodic_features
-from engine.audio import Audio, read_audio
+from tingshuo.core.audio import Audio, read_audio
+from tingshuo.dialog.prosody import (
+    FEATURE_NAMES,
+    PROSODY_DIM,
+    AudioTooShortError,
+    prosodic_features,
+)
 
 
 def test_real_clip(asr_dev: Path) -> None:

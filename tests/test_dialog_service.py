@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from dialog.bridge import EmotionInputError
-from dialog.factory import build_bridge
-from dialog.service import analyze
-from engine.audio import read_audio
-from engine.config import EngineConfig
-from engine.emotions import EMOTIONS
+from tingshuo.core.audio import read_audio
+from tingshuo.core.emotions import EMOTIONS
+from tingshuo.dialog.bridge import EmotionInputError
+from tingshuo.dialog.config import DialogConfig
+from tingshuo.dialog.factory import build_bridge
+from tingshuo.dialog.service import analyze
 
 
 @pytest.fixture(scope="module")
 def bridge():  # noqa: ANN201
-    return build_bridge(EngineConfig())
+    return build_bridge(DialogConfig())
 
 
 def test_text_and_audio(bridge, asr_dev: Path) -> None:  # noqa: ANN001

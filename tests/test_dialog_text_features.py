@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dialog.text_features import TEXT_EMBED_DIM, SentenceEncoder, char_ngrams, ngram_ids
+from tingshuo.dialog.text_features import TEXT_EMBED_DIM, SentenceEncoder, char_ngrams, ngram_ids
 
 
 def test_sentence_encoder_embeds_chinese_semantically() -> None:

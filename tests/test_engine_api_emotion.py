@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dialog.factory import build_bridge, build_policy
-from engine.services import Services
 from tests.engine_doubles import ScriptedRecognizer, ToneSynthesizer
 from tests.engine_server import engine_test_config, running_server
+from tingshuo.dialog.factory import build_bridge, build_policy
+from tingshuo.engine.services import Services
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +21,8 @@ def server():  # noqa: ANN201
         config,
         ScriptedRecognizer(["你好"]),
         ToneSynthesizer(),
-        build_bridge(config),
-        build_policy(config),
+        build_bridge(config.dialog),
+        build_policy(config.dialog),
     )
     with running_server(config, services) as base:
         yield base

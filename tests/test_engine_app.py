@@ -17,11 +17,17 @@ import numpy as np
 import pytest
 import websockets
 
-from engine.audio import float_to_pcm16, read_audio
-from engine.fallback_dialog import EchoKnowledgePolicy, KeywordEmotionBridge
-from engine.services import Services
-from tests.engine_doubles import ScriptedRecognizer, ToneSynthesizer, silence, speech_like
+from tests.engine_doubles import (
+    EchoKnowledgePolicy,
+    KeywordEmotionBridge,
+    ScriptedRecognizer,
+    ToneSynthesizer,
+    silence,
+    speech_like,
+)
 from tests.engine_server import engine_test_config, running_server
+from tingshuo.core.audio import float_to_pcm16, read_audio
+from tingshuo.engine.services import Services
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from engine.downloads import DownloadStore
+from tingshuo.engine.downloads import DownloadStore
 
 
 def test_ids_are_opaque_and_files_expire(tmp_path) -> None:  # noqa: ANN001

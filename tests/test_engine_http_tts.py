@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.emotions import Emotion
-from engine.http_tts import emotion_from_instructions
+from tingshuo.core.emotions import Emotion
+from tingshuo.engine.http_tts import emotion_from_instructions
 
 
 def test_instructions_map_to_emotions() -> None:

@@ -8,7 +8,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from engine.jobs import JobStore, deliver_webhook
+from tingshuo.engine.jobs import JobStore, deliver_webhook
 
 
 def test_store_round_trip_and_restart_recovery(tmp_path) -> None:  # noqa: ANN001

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from engine.metrics import Metrics
+from tingshuo.engine.metrics import Metrics
 
 
 def test_export_has_stage_latency_and_cache_counters() -> None:

@@ -1,16 +1,13 @@
-"""``tingshuo models``: lists ASR (and, when present, TTS) backends with readiness."""
+"""``tingshuo models``: lists ASR and TTS backends with readiness."""
 
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from engine.cli import cli
+from tingshuo.engine.cli import cli
 
 
 def test_models_table(tmp_path: Path) -> None:
@@ -31,14 +28,10 @@ def test_models_json(tmp_path: Path) -> None:
     assert all({"kind", "name", "ready", "where", "detail"} <= set(r) for r in rows)
 
 
-def test_tts_rows_are_listed_when_tts_factory_exists(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fake = types.ModuleType("tts.factory")
-    fake.backend_status = lambda config: [  # type: ignore[attr-defined]
-        {"name": "kokoro", "ready": True, "where": "/x", "detail": "ok"}
-    ]
-    monkeypatch.setitem(sys.modules, "tts.factory", fake)
+def test_tts_rows_are_listed(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--set", f"cache_dir={tmp_path}", "models", "--json"])
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert {"kind": "tts", "name": "kokoro", "ready": True, "where": "/x", "detail": "ok"} in rows
+    rows = {r["name"]: r for r in map(json.loads, result.stdout.splitlines()) if r["kind"] == "tts"}
+    assert set(rows) == {"kokoro", "sambert"}
+    assert rows["kokoro"]["ready"] is True  # the weight packages are installed
+    assert rows["kokoro"]["where"].startswith(str(tmp_path))
+    assert rows["sambert"]["ready"] is False and "model_dir" in rows["sambert"]["detail"]

@@ -17,10 +17,14 @@ schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in th
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
-from engine.fallback_dialog import EchoKnowledgePolicy, KeywordEmotionBridge  # noqa: E402
-from engine.services import Services  # noqa: E402
-from tests.engine_doubles import ScriptedRecognizer, ToneSynthesizer  # noqa: E402
+from tests.engine_doubles import (  # noqa: E402  # noqa: E402
+    EchoKnowledgePolicy,
+    KeywordEmotionBridge,
+    ScriptedRecognizer,
+    ToneSynthesizer,
+)
 from tests.engine_server import engine_test_config, running_server  # noqa: E402
+from tingshuo.engine.services import Services  # noqa: E402
 
 EXAMPLES = int(os.environ.get("OPENAPI_EXAMPLES", "25"))
 

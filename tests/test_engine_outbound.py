@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from engine.events import ReplyAudio, ReplyText, TranscriptFinal
-from engine.outbound import OutboundClosedError, OutboundQueue, SlowReaderError
+from tingshuo.engine.events import ReplyAudio, ReplyText, TranscriptFinal
+from tingshuo.engine.outbound import OutboundClosedError, OutboundQueue, SlowReaderError
 
 
 def test_bounded_put_waits_for_the_reader_then_times_out() -> None:

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from engine.audio import float_to_pcm16
-from engine.events import (
+from tingshuo.core.audio import float_to_pcm16
+from tingshuo.engine.events import (
     BAD_AUDIO,
     BAD_MESSAGE,
     BAD_STATE,
@@ -25,7 +25,7 @@ from engine.events import (
     TranscriptFinal,
     TranscriptPartial,
 )
-from engine.protocol.dialog import (
+from tingshuo.engine.protocol.dialog import (
     AUDIO_HEADER_BYTES,
     DialogClientProtocol,
     DialogServerProtocol,

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from engine.audio import float_to_pcm16
-from engine.protocol.funasr import (
+from tingshuo.core.audio import float_to_pcm16
+from tingshuo.engine.protocol.funasr import (
     AudioChunk,
     EndOfInput,
     FunASRError,

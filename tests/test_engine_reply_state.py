@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dialog.base import ReplyStyle
-from engine.reply_state import ActiveReply, split_reply
+from tingshuo.dialog.base import ReplyStyle
+from tingshuo.engine.reply_state import ActiveReply, split_reply
 
 
 def make() -> ActiveReply:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from engine.cli import cli
+from tingshuo.engine.cli import cli
 
 
 def test_serve_help_lists_host_port_config() -> None:

@@ -11,8 +11,16 @@ import dataclasses
 
 import pytest
 
-from engine.config import EngineConfig
-from engine.events import (
+from tests.engine_doubles import (
+    EchoKnowledgePolicy,
+    KeywordEmotionBridge,
+    ScriptedRecognizer,
+    ToneSynthesizer,
+    silence,
+    speech_like,
+)
+from tingshuo.engine.config import EngineConfig
+from tingshuo.engine.events import (
     AudioIn,
     ErrorEvent,
     ReplyAudio,
@@ -25,10 +33,8 @@ from engine.events import (
     TranscriptFinal,
     TranscriptPartial,
 )
-from engine.fallback_dialog import EchoKnowledgePolicy, KeywordEmotionBridge
-from engine.services import Services
-from engine.session import Session
-from tests.engine_doubles import ScriptedRecognizer, ToneSynthesizer, silence, speech_like
+from tingshuo.engine.services import Services
+from tingshuo.engine.session import Session
 
 RATE = 16000
 
@@ -171,7 +177,7 @@ def test_playback_report_caps_played_ms() -> None:
         await feed(session, speech_like(1.0))
         await feed(session, silence(0.5))
         first = await client.wait_for(ReplyAudio)
-        from engine.events import ReplyPlayback
+        from tingshuo.engine.events import ReplyPlayback
 
         await session.handle(ReplyPlayback(first.reply_id, 50.0))
         await asyncio.sleep(0.3)

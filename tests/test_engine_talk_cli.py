@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 from click.testing import CliRunner
 
-from engine.audio import Audio, read_audio, write_wav
-from engine.fallback_dialog import EchoKnowledgePolicy, KeywordEmotionBridge
-from engine.services import Services
-from engine.talk_cli import converse, talk
-from tests.engine_doubles import ScriptedRecognizer, ToneSynthesizer, silence, speech_like
+from tests.engine_doubles import (
+    EchoKnowledgePolicy,
+    KeywordEmotionBridge,
+    ScriptedRecognizer,
+    ToneSynthesizer,
+    silence,
+    speech_like,
+)
 from tests.engine_server import engine_test_config, running_server
+from tingshuo.core.audio import Audio, read_audio, write_wav
+from tingshuo.engine.services import Services
+from tingshuo.engine.talk_cli import converse, talk
 
 
 def test_converse_streams_files_prints_events_and_saves_replies(tmp_path) -> None:  # noqa: ANN001

@@ -6,8 +6,8 @@ import asyncio
 import threading
 import time
 
-from engine.metrics import Metrics
-from engine.workers import Batcher, WorkerPool
+from tingshuo.engine.metrics import Metrics
+from tingshuo.engine.workers import Batcher, WorkerPool
 
 
 def test_calls_run_off_the_event_loop_and_are_timed() -> None:

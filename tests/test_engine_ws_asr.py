@@ -11,12 +11,18 @@ import asyncio
 import numpy as np
 import pytest
 
-from engine.audio import Audio, write_wav
-from engine.fallback_dialog import EchoKnowledgePolicy, KeywordEmotionBridge
-from engine.services import Services
-from tests.engine_doubles import ScriptedRecognizer, ToneSynthesizer, silence, speech_like
+from tests.engine_doubles import (
+    EchoKnowledgePolicy,
+    KeywordEmotionBridge,
+    ScriptedRecognizer,
+    ToneSynthesizer,
+    silence,
+    speech_like,
+)
 from tests.engine_funasr_client import assemble, funasr_client
 from tests.engine_server import engine_test_config, running_server
+from tingshuo.core.audio import Audio, write_wav
+from tingshuo.engine.services import Services
 
 
 @pytest.fixture(scope="module")

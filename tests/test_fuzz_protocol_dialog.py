@@ -12,8 +12,15 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.events import BAD_AUDIO, BAD_MESSAGE, BAD_STATE, AudioIn, ErrorEvent, SessionStart
-from engine.protocol.dialog import (
+from tingshuo.engine.events import (
+    BAD_AUDIO,
+    BAD_MESSAGE,
+    BAD_STATE,
+    AudioIn,
+    ErrorEvent,
+    SessionStart,
+)
+from tingshuo.engine.protocol.dialog import (
     DialogClientProtocol,
     DialogServerProtocol,
     ProtocolError,

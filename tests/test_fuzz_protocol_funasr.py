@@ -8,7 +8,7 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.protocol.funasr import (
+from tingshuo.engine.protocol.funasr import (
     AudioChunk,
     EndOfInput,
     FunASRError,

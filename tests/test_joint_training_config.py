@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.paths import repo_root
-from joint_training.config import TrainConfigError, load_train_config
+from tingshuo.core.paths import repo_root
+from tingshuo.joint_training.config import TrainConfigError, load_train_config
 
 
 def test_default_config_parses() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.emotions import EMOTIONS, Emotion
-from joint_training.cped import CPED_DROPPED, CPED_TO_CANONICAL, cped_dir, read_cped
-from joint_training.manifest import ManifestError
+from tingshuo.core.emotions import EMOTIONS, Emotion
+from tingshuo.joint_training.cped import CPED_DROPPED, CPED_TO_CANONICAL, cped_dir, read_cped
+from tingshuo.joint_training.manifest import ManifestError
 
 
 def test_mapping_reaches_all_seven_emotions() -> None:

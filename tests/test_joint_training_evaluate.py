@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from joint_training import evaluate as ev
+from tingshuo.joint_training import evaluate as ev
 
 
 def test_classification_metrics_and_confusion() -> None:

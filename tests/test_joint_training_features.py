@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.emotions import Emotion
-from joint_training.features import cached_features, concat
-from joint_training.manifest import ManifestRecord
+from tingshuo.core.emotions import Emotion
+from tingshuo.joint_training.features import cached_features, concat
+from tingshuo.joint_training.manifest import ManifestRecord
 
 
 def test_cache_round_trip_with_real_audio(tmp_path: Path, asr_dev: Path) -> None:

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.emotions import Emotion
-from joint_training.manifest import ManifestError, ManifestRecord, read_manifest, write_manifest
+from tingshuo.core.emotions import Emotion
+from tingshuo.joint_training.manifest import (
+    ManifestError,
+    ManifestRecord,
+    read_manifest,
+    write_manifest,
+)
 
 
 def _write(path: Path, rows: list[object]) -> Path:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import EngineConfig
-from engine.emotions import EMOTIONS
-from joint_training.cped import cped_records
-from joint_training.manifest import read_manifest
-from joint_training.speech_gen import (
+from tingshuo.core.emotions import EMOTIONS
+from tingshuo.engine.config import EngineConfig, cache_root
+from tingshuo.joint_training.cped import cped_records
+from tingshuo.joint_training.manifest import read_manifest
+from tingshuo.joint_training.speech_gen import (
     GenerationPlan,
     generate_speech,
     interleaved,
@@ -55,22 +55,20 @@ def test_plan_keeps_evaluation_apart(shared: Path) -> None:
 
 @pytest.mark.slow
 def test_real_synthesis_round_trip(tmp_path: Path, shared: Path) -> None:
-    from tts.factory import build_synthesizer
+    from tingshuo.tts.factory import build_synthesizer
 
     config = EngineConfig()
     try:
         build_synthesizer(
             dataclasses.replace(
-                config,
-                tts=dataclasses.replace(
-                    config.tts, cache=dataclasses.replace(config.tts.cache, enabled=False)
-                ),
-            )
+                config.tts, cache=dataclasses.replace(config.tts.cache, enabled=False)
+            ),
+            cache_root(config),
         )
     except Exception as exc:  # noqa: BLE001 - any missing model means skip
         pytest.skip(f"synthesizer unavailable: {exc}")
     plan = GenerationPlan(train_per_emotion=0, valid_per_emotion=0, eval_per_emotion=1, max_chars=8)
-    path = generate_speech(config, tmp_path, plan, progress=False)
+    path = generate_speech(config.tts, cache_root(config), tmp_path, plan, progress=False)
     rows = read_manifest(path)
     assert len(rows) == 7 and {r.split for r in rows} == {"test"}
     assert all(Path(r.audio or "").stat().st_size > 8000 for r in rows)

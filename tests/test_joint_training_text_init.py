@@ -9,12 +9,12 @@ import pytest
 import torch
 from scipy.sparse import csr_matrix, hstack
 
-from dialog.bridge_model import BridgeDims, BridgeModel
-from joint_training import evaluate as ev
-from joint_training.cped import cped_dir, read_cped
-from joint_training.features import compute_features
-from joint_training.text_init import TextInitError, logreg_warm_start, tfidf_matrix
-from joint_training.train_bridge import ngram_idf
+from tingshuo.dialog.bridge_model import BridgeDims, BridgeModel
+from tingshuo.joint_training import evaluate as ev
+from tingshuo.joint_training.cped import cped_dir, read_cped
+from tingshuo.joint_training.features import compute_features
+from tingshuo.joint_training.text_init import TextInitError, logreg_warm_start, tfidf_matrix
+from tingshuo.joint_training.train_bridge import ngram_idf
 
 DIMS = BridgeDims(
     ngram_buckets=2048, ngram_dim=16, shared=16, text_hidden=0, cosine=False, dropout=0.0

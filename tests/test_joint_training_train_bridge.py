@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from dialog.checkpoint import load_inference_checkpoint
-from engine.emotions import Emotion
-from joint_training.config import load_train_config
-from joint_training.manifest import ManifestRecord, write_manifest
-from joint_training.train_bridge import train_bridge
+from tingshuo.core.emotions import Emotion
+from tingshuo.dialog.checkpoint import load_inference_checkpoint
+from tingshuo.joint_training.config import load_train_config
+from tingshuo.joint_training.manifest import ManifestRecord, write_manifest
+from tingshuo.joint_training.train_bridge import train_bridge
 
 
 def speech_manifest(asr_dev: Path, out: Path) -> Path:

@@ -22,12 +22,18 @@ import psutil
 import pytest
 import websockets
 
-from engine.audio import Audio, float_to_pcm16
-from engine.fallback_dialog import EchoKnowledgePolicy, KeywordEmotionBridge
-from engine.services import Services
-from tests.engine_doubles import ScriptedRecognizer, ToneSynthesizer, silence, speech_like
+from tests.engine_doubles import (
+    EchoKnowledgePolicy,
+    KeywordEmotionBridge,
+    ScriptedRecognizer,
+    ToneSynthesizer,
+    silence,
+    speech_like,
+)
 from tests.engine_server import engine_test_config
-from tts.base import VoiceInfo
+from tingshuo.core.audio import Audio, float_to_pcm16
+from tingshuo.engine.services import Services
+from tingshuo.tts.base import VoiceInfo
 
 TURN = np.concatenate([speech_like(0.8), silence(0.6)])
 
@@ -81,8 +87,8 @@ class FaultySynthesizer(ToneSynthesizer):
 @contextlib.contextmanager
 def engine(**overrides: object) -> Iterator[tuple[str, object, FaultyRecognizer]]:
     """A real server with fault-injecting doubles; yields (base URL, EngineState, recognizer)."""
-    from engine.app import create_app
-    from engine.serve_cli import build_server
+    from tingshuo.engine.app import create_app
+    from tingshuo.engine.serve_cli import build_server
 
     config = engine_test_config(
         warmup=False, workers=3, outbound_queue=8, slow_reader_timeout_s=1.0
@@ -346,7 +352,7 @@ def test_full_disk_disables_the_cache_and_synthesis_goes_on(tmp_path, caplog) ->
     import logging
     import subprocess
 
-    from tts.cache import CachedSynthesizer, SynthesisCache
+    from tingshuo.tts.cache import CachedSynthesizer, SynthesisCache
 
     mount = tmp_path / "full"
     mount.mkdir()
@@ -371,7 +377,7 @@ def test_full_disk_disables_the_cache_and_synthesis_goes_on(tmp_path, caplog) ->
 
 def test_circuit_breaker_switches_to_fallback_and_back() -> None:
     """A failing primary synthesizer: replies come from tts.fallback, then from it again."""
-    from engine.app import create_app
+    from tingshuo.engine.app import create_app
 
     class Switchable(ToneSynthesizer):
         name = "primary"

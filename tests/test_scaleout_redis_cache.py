@@ -10,9 +10,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from engine.audio import Audio, read_audio
-from engine.paths import repo_root
-from engine.scaleout.redis_cache import RedisSynthesisCache
+from tingshuo.core.audio import Audio, read_audio
+from tingshuo.core.paths import repo_root
+from tingshuo.tts.redis_cache import RedisSynthesisCache
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_an_entry_made_by_one_process_is_a_hit_in_another(redis_url: str, speech
     code = textwrap.dedent(
         f"""
         import numpy as np
-        from engine.scaleout.redis_cache import RedisSynthesisCache
+        from tingshuo.tts.redis_cache import RedisSynthesisCache
         cache = RedisSynthesisCache({redis_url!r})
         hit = cache.get({key!r})
         print(hit.sample_rate, hit.samples.size, float(np.abs(hit.samples).sum()))
@@ -78,7 +78,7 @@ def test_redis_down_means_uncached_with_one_warning(
     caplog: pytest.LogCaptureFixture, speech: Audio
 ) -> None:
     cache = RedisSynthesisCache("redis://127.0.0.1:1/0", retry_s=60)
-    with caplog.at_level(logging.WARNING, logger="engine.scaleout.redis_cache"):
+    with caplog.at_level(logging.WARNING, logger="tingshuo.tts.redis_cache"):
         assert cache.get("e" * 64) is None
         assert not cache.enabled
         assert not cache.put("e" * 64, speech)  # skipped without another attempt

@@ -7,8 +7,8 @@ import sys
 import textwrap
 import time
 
-from engine.paths import repo_root
-from engine.scaleout.redis_jobs import RedisJobStore
+from tingshuo.core.paths import repo_root
+from tingshuo.engine.scaleout.redis_jobs import RedisJobStore
 
 
 def test_job_round_trip_matches_the_sqlite_store(redis_url: str, tmp_path) -> None:  # noqa: ANN001
@@ -49,7 +49,7 @@ def test_results_are_served_by_any_replica(redis_url: str, tmp_path) -> None:  #
 _WORKER = textwrap.dedent(
     """
     import sys, time
-    from engine.scaleout.redis_jobs import RedisJobStore
+    from tingshuo.engine.scaleout.redis_jobs import RedisJobStore
     store = RedisJobStore(sys.argv[1], sys.argv[2])
     got = []
     idle = 0

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from engine.paths import repo_root
-from engine.security.keys import generate_key, hash_key
 from tests.engine_server import free_port
+from tingshuo.core.paths import repo_root
+from tingshuo.engine.security.keys import generate_key, hash_key
 
 pytestmark = pytest.mark.slow
 KEY = generate_key()
@@ -44,7 +44,7 @@ def engine_process(redis_url: str, log_path) -> Iterator[str]:  # noqa: ANN001
         "security.http_requests_per_min": str(LIMIT),
         "server.job_workers": "1",
     }
-    cmd = [sys.executable, "-m", "engine.cli"]
+    cmd = [sys.executable, "-m", "tingshuo.engine.cli"]
     for k, v in sets.items():
         cmd += ["--set", f"{k}={v}"]
     cmd += ["serve", "--host", "127.0.0.1", "--port", str(port)]

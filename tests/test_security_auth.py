@@ -6,21 +6,21 @@ import logging
 
 import pytest
 
-from engine.config import SecurityConfig
-from engine.security.auth import (
+from tingshuo.engine.config import SecurityConfig
+from tingshuo.engine.security.auth import (
     ANONYMOUS,
     Authenticator,
     check_bind_policy,
     is_loopback_host,
 )
-from engine.security.errors import (
+from tingshuo.engine.security.errors import (
     AUTH_EXPIRED,
     AUTH_INVALID,
     AUTH_MISSING,
     AuthError,
     InsecureConfigError,
 )
-from engine.security.keys import generate_key, hash_key, key_id
+from tingshuo.engine.security.keys import generate_key, hash_key, key_id
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from engine.security.buckets import Bucket, MemoryLimitStore, Slot
+from tingshuo.engine.security.buckets import Bucket, MemoryLimitStore, Slot
 
 
 class FakeClock:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from engine.paths import repo_root
-from engine.security import errors
-from engine.security.errors import (
+from tingshuo.core.paths import repo_root
+from tingshuo.engine.security import errors
+from tingshuo.engine.security.errors import (
     AuthError,
     CapacityError,
     OriginError,

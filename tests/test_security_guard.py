@@ -18,13 +18,19 @@ import numpy as np
 import pytest
 import websockets
 
-from engine.audio import float_to_pcm16
-from engine.fallback_dialog import EchoKnowledgePolicy, KeywordEmotionBridge
-from engine.security.keys import generate_key, hash_key
-from engine.security.redact import install_redaction
-from engine.services import Services
-from tests.engine_doubles import ScriptedRecognizer, ToneSynthesizer, silence, speech_like
+from tests.engine_doubles import (
+    EchoKnowledgePolicy,
+    KeywordEmotionBridge,
+    ScriptedRecognizer,
+    ToneSynthesizer,
+    silence,
+    speech_like,
+)
 from tests.engine_server import engine_test_config, running_server
+from tingshuo.core.audio import float_to_pcm16
+from tingshuo.engine.security.keys import generate_key, hash_key
+from tingshuo.engine.security.redact import install_redaction
+from tingshuo.engine.services import Services
 
 KEYS = [generate_key() for _ in range(6)]
 
@@ -103,7 +109,7 @@ def test_token_endpoint_and_token_use(server: str) -> None:
 
 
 def test_expired_token_is_refused(server: str) -> None:
-    from engine.security.tokens import TokenSigner
+    from tingshuo.engine.security.tokens import TokenSigner
 
     signer = TokenSigner("test-token-secret-1234", 1, clock=lambda: 1000.0)  # expired long ago
     token, _ = signer.issue("k_x")

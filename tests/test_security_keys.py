@@ -7,8 +7,13 @@ import hashlib
 import pytest
 from starlette.datastructures import Headers
 
-from engine.security.errors import AUTH_INVALID, AUTH_MISSING, AuthError, InsecureConfigError
-from engine.security.keys import (
+from tingshuo.engine.security.errors import (
+    AUTH_INVALID,
+    AUTH_MISSING,
+    AuthError,
+    InsecureConfigError,
+)
+from tingshuo.engine.security.keys import (
     KeyVerifier,
     credential_from_headers,
     generate_key,

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from engine.config import SecurityConfig
-from engine.security.auth import ANONYMOUS
-from engine.security.buckets import MemoryLimitStore
-from engine.security.errors import (
+from tingshuo.engine.config import SecurityConfig
+from tingshuo.engine.security.auth import ANONYMOUS
+from tingshuo.engine.security.buckets import MemoryLimitStore
+from tingshuo.engine.security.errors import (
     CAPACITY_FULL,
     RATE_AUDIO,
     RATE_REQUESTS,
@@ -17,8 +17,8 @@ from engine.security.errors import (
     CapacityError,
     RateLimitError,
 )
-from engine.security.limits import ConnectionCap, RateLimiter, build_limit_store
-from engine.security.redis_store import RedisLimitStore
+from tingshuo.engine.security.limits import ConnectionCap, RateLimiter, build_limit_store
+from tingshuo.engine.security.redis_store import RedisLimitStore
 
 
 def _limiter(store=None, **fields) -> RateLimiter:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.security.errors import ORIGIN_FORBIDDEN, OriginError
-from engine.security.origin import check_origin, client_address
+from tingshuo.engine.security.errors import ORIGIN_FORBIDDEN, OriginError
+from tingshuo.engine.security.origin import check_origin, client_address
 
 ALLOWED = ("https://app.example.com", "http://127.0.0.1:8000")
 

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from engine.security.keys import generate_key
-from engine.security.redact import REDACTED, RedactingFilter, install_redaction, redact
-from engine.security.tokens import TokenSigner
+from tingshuo.engine.security.keys import generate_key
+from tingshuo.engine.security.redact import REDACTED, RedactingFilter, install_redaction, redact
+from tingshuo.engine.security.tokens import TokenSigner
 
 
 @pytest.mark.parametrize(

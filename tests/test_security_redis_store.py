@@ -9,15 +9,15 @@ import textwrap
 
 import pytest
 
-from engine.paths import repo_root
-from engine.security.buckets import Bucket, Slot
-from engine.security.redis_store import RedisLimitStore
+from tingshuo.core.paths import repo_root
+from tingshuo.engine.security.buckets import Bucket, Slot
+from tingshuo.engine.security.redis_store import RedisLimitStore
 
 _WORKER = textwrap.dedent(
     """
     import asyncio, sys
-    from engine.security.buckets import Bucket, Slot
-    from engine.security.redis_store import RedisLimitStore
+    from tingshuo.engine.security.buckets import Bucket, Slot
+    from tingshuo.engine.security.redis_store import RedisLimitStore
 
     async def main(url, n, lease_id):
         store = RedisLimitStore(url)

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from engine.config import SecurityConfig
-from engine.security.errors import (
+from tingshuo.engine.config import SecurityConfig
+from tingshuo.engine.security.errors import (
     LIMIT_FRAME,
     LIMIT_MESSAGE,
     LIMIT_TEXT,
@@ -17,7 +17,7 @@ from engine.security.errors import (
     SessionTimeoutError,
     SizeLimitError,
 )
-from engine.security.sizes import SessionClock, SizeLimits
+from tingshuo.engine.security.sizes import SessionClock, SizeLimits
 
 
 def test_limits_from_config() -> None:

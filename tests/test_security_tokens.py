@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from engine.security.errors import AUTH_EXPIRED, AUTH_INVALID, AuthError
-from engine.security.tokens import TokenSigner, looks_like_token
+from tingshuo.engine.security.errors import AUTH_EXPIRED, AUTH_INVALID, AuthError
+from tingshuo.engine.security.tokens import TokenSigner, looks_like_token
 
 
 class FakeClock:

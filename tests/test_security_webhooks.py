@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.security.errors import WEBHOOK_FORBIDDEN, WebhookError
-from engine.security.webhooks import check_webhook_url
+from tingshuo.engine.security.errors import WEBHOOK_FORBIDDEN, WebhookError
+from tingshuo.engine.security.webhooks import check_webhook_url
 
 
 @pytest.mark.parametrize(

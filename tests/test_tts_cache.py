@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.audio import Audio
-from engine.emotions import Emotion
-from engine.paths import repo_root
-from tts.base import Style, VoiceInfo
-from tts.cache import CachedSynthesizer, SynthesisCache, cache_key
+from tingshuo.core.audio import Audio
+from tingshuo.core.emotions import Emotion
+from tingshuo.core.paths import repo_root
+from tingshuo.tts.base import Style, VoiceInfo
+from tingshuo.tts.cache import CachedSynthesizer, SynthesisCache, cache_key
 
 
 def _audio(seed: int, n: int = 4000) -> Audio:
@@ -88,8 +88,8 @@ def test_concurrent_thread_writers(tmp_path: Path) -> None:
 _WRITER = """
 import sys
 import numpy as np
-from engine.audio import Audio
-from tts.cache import SynthesisCache
+from tingshuo.core.audio import Audio
+from tingshuo.tts.cache import SynthesisCache
 
 directory, seed = sys.argv[1], int(sys.argv[2])
 cache = SynthesisCache(directory, max_bytes=50_000_000)
@@ -177,7 +177,7 @@ def test_cached_synthesizer_hits_and_survives_full_disk(
     def no_space(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("tts.cache.tempfile.mkstemp", no_space)
+    monkeypatch.setattr("tingshuo.tts.cache.tempfile.mkstemp", no_space)
     full = CachedSynthesizer(inner, SynthesisCache(tmp_path / "full"))
     with caplog.at_level("WARNING"):
         out = full.synthesize("你好")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tts.kokoro_g2p import phonemize, pinyin_words
-from tts.kokoro_model import load_vocab
+from tingshuo.tts.kokoro_g2p import phonemize, pinyin_words
+from tingshuo.tts.kokoro_model import load_vocab
 
 
 def _pinyin(text: str) -> list[str]:

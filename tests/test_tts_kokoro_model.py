@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from asr.base import ModelNotFoundError
-from tts import kokoro_model as km
+from tingshuo.core.errors import ModelNotFoundError
+from tingshuo.tts import kokoro_model as km
 
 
 def test_parts_voices_and_vocab_are_found() -> None:

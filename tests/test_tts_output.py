@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.audio import Audio, pcm16_to_float, resample
-from tts.output import pcm16_stream, wav_bytes
+from tingshuo.core.audio import Audio, pcm16_to_float, resample
+from tingshuo.tts.output import pcm16_stream, wav_bytes
 
 
 def _chunks() -> list[Audio]:

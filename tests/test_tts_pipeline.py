@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from engine.emotions import Emotion
-from tts.base import SSMLError, Style, UnknownVoiceError, VoiceInfo
-from tts.pipeline import SegmentSynthesizer, plan_segments
-from tts.prosody import ProsodyTarget
+from tingshuo.core.emotions import Emotion
+from tingshuo.tts.base import SSMLError, Style, UnknownVoiceError, VoiceInfo
+from tingshuo.tts.pipeline import SegmentSynthesizer, plan_segments
+from tingshuo.tts.prosody import ProsodyTarget
 
 SR = 16000
 

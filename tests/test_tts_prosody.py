@@ -13,9 +13,10 @@ from dataclasses import FrozenInstanceError
 import numpy as np
 import pytest
 
-from engine.emotions import Emotion
-from tts.base import Style
-from tts.prosody import EMOTION_PROSODY, render, soft_limit, target_for
+from tingshuo.core.emotions import Emotion
+from tingshuo.engine.config import cache_root
+from tingshuo.tts.base import Style
+from tingshuo.tts.prosody import EMOTION_PROSODY, render, soft_limit, target_for
 
 TEXT = "今天的天气真不错，我们一起去公园散步吧。"
 
@@ -83,12 +84,16 @@ def _measure(samples: np.ndarray, sr: int) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def kokoro():  # noqa: ANN201
-    from asr.base import ModelNotFoundError
-    from engine.config import load_config
-    from tts.factory import build_synthesizer
+    from tingshuo.core.errors import ModelNotFoundError
+    from tingshuo.engine.config import load_config
+    from tingshuo.tts.factory import build_synthesizer
 
     try:
-        return build_synthesizer(load_config(overrides=["tts.cache.enabled=false"]), "kokoro")
+        return build_synthesizer(
+            load_config(overrides=["tts.cache.enabled=false"]).tts,
+            cache_root(load_config()),
+            "kokoro",
+        )
     except ModelNotFoundError as exc:
         pytest.skip(f"Kokoro weights unavailable: {exc}")
 
@@ -146,7 +151,7 @@ def test_tone_range_widens_f0_excursions_only(kokoro) -> None:  # noqa: ANN001
 
 
 def test_tone_range_out_of_bounds_is_rejected() -> None:
-    from tts.kokoro import KokoroSynthesizer
+    from tingshuo.tts.kokoro import KokoroSynthesizer
 
     with pytest.raises(ValueError, match="tone_range"):
         KokoroSynthesizer("/nonexistent/model.onnx", tone_range=3.0)

@@ -8,8 +8,8 @@ import torch
 import yaml
 
 from tests.sambert_helpers import COMPUTED_KEYS, read_listing, reference_dir
-from tts.sambert.acoustic_model import SambertModel
-from tts.sambert.dims import SambertDims, TableSizes
+from tingshuo.tts.sambert.acoustic_model import SambertModel
+from tingshuo.tts.sambert.dims import SambertDims, TableSizes
 
 torch.set_num_threads(2)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from tts.sambert.decoder import PncaDecoder
-from tts.sambert.dims import SambertDims
+from tingshuo.tts.sambert.decoder import PncaDecoder
+from tingshuo.tts.sambert.dims import SambertDims
 
 DIMS = SambertDims(
     decoder_prenet_units=(16, 16), decoder_num_layers=2, decoder_num_heads=2,

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from tests.sambert_helpers import reference_dir
-from tts.sambert.dims import HifiganDims, SambertDims, TableSizes
+from tingshuo.tts.sambert.dims import HifiganDims, SambertDims, TableSizes
 
 
 def test_reference_configs_give_the_defaults() -> None:

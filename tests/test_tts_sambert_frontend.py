@@ -7,8 +7,8 @@ import json
 import pytest
 
 from tests.sambert_helpers import reference_dir
-from tts.sambert.frontend import Frontend, render_tokens
-from tts.sambert.symbols import LinguisticTables, UnknownSymbolError
+from tingshuo.tts.sambert.frontend import Frontend, render_tokens
+from tingshuo.tts.sambert.symbols import LinguisticTables, UnknownSymbolError
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_sentences_split_and_fields_set(fe: Frontend) -> None:
 
 
 def test_latin_letters_are_spelled(fe: Frontend) -> None:
-    from tts.textnorm import spell_latin
+    from tingshuo.tts.textnorm import spell_latin
 
     (words,) = fe.analyse("GPU")
     assert "".join(w.text for w in words) == spell_latin("GPU")
@@ -199,7 +199,7 @@ def test_punctuation_only_gives_no_sentences(fe: Frontend) -> None:
 
 
 def test_render_single_phone_word_is_word_both() -> None:
-    from tts.sambert.frontend import Syllable, Word
+    from tingshuo.tts.sambert.frontend import Syllable, Word
 
     word = Word("x", [Syllable("x", "x", 1, ("a_c",))], brk=4)
     assert rows(render_tokens([word])) == [P("a_c", "1", "s_both", "word_both"), brk(4)]

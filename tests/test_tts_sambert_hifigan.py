@@ -8,8 +8,8 @@ import torch
 import yaml
 
 from tests.sambert_helpers import read_listing, reference_dir
-from tts.sambert.dims import HifiganDims
-from tts.sambert.hifigan import HifiganGenerator, fold_weight_norm, unfold_weight_norm
+from tingshuo.tts.sambert.dims import HifiganDims
+from tingshuo.tts.sambert.hifigan import HifiganGenerator, fold_weight_norm, unfold_weight_norm
 
 torch.set_num_threads(2)
 

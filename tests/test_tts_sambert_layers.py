@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from tts.sambert.layers import (
+from tingshuo.tts.sambert.layers import (
     FsmnEncoder,
     MemoryBlock,
     Prenet,

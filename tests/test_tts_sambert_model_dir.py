@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from asr.base import ModelNotFoundError
 from tests.sambert_helpers import write_tiny_model_dir, write_voice
-from tts.sambert.model_dir import (
+from tingshuo.core.errors import ModelNotFoundError
+from tingshuo.tts.sambert.model_dir import (
     CheckpointMismatchError,
     ModelDir,
     ModelDirError,
@@ -150,7 +150,7 @@ def test_second_voice_seed_differs(tmp_path: Path) -> None:
 
 def test_training_only_alignment_tensors_are_dropped(copy_dir: Path) -> None:
     """A MAS-trained checkpoint carries align_attention.* (training only); it still loads."""
-    from tts.sambert.acoustic_model import AlignAttention
+    from tingshuo.tts.sambert.acoustic_model import AlignAttention
 
     path = copy_dir / "voices" / "plain" / "am" / "ckpt" / "checkpoint_0.pth"
     ckpt = torch.load(path, weights_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.sambert_helpers import reference_dir
-from tts.sambert.pinyin import (
+from tingshuo.tts.sambert.pinyin import (
     PinyinError,
     normalize_pinyin,
     syllable_phones,

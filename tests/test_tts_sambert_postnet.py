@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from tts.sambert.dims import SambertDims
-from tts.sambert.postnet import PostNet
+from tingshuo.tts.sambert.dims import SambertDims
+from tingshuo.tts.sambert.postnet import PostNet
 
 
 def test_residual_and_padding() -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.sambert_helpers import reference_dir
-from tts.sambert import symbols
-from tts.sambert.symbols import LinguisticTables, UnknownSymbolError
+from tingshuo.tts.sambert import symbols
+from tingshuo.tts.sambert.symbols import LinguisticTables, UnknownSymbolError
 
 
 def test_tables_equal_reference_inventories() -> None:

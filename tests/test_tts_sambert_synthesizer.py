@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import load_config
-from engine.emotions import Emotion
 from tests.sambert_helpers import write_tiny_model_dir
-from tts.base import Style, Synthesizer, UnknownVoiceError
-from tts.sambert.model_dir import ModelDir, ModelDirError
-from tts.sambert.symbols import UnknownSymbolError
-from tts.sambert.synthesizer import SambertSynthesizer
+from tingshuo.core.emotions import Emotion
+from tingshuo.engine.config import cache_root, load_config
+from tingshuo.tts.base import Style, Synthesizer, UnknownVoiceError
+from tingshuo.tts.sambert.model_dir import ModelDir, ModelDirError
+from tingshuo.tts.sambert.symbols import UnknownSymbolError
+from tingshuo.tts.sambert.synthesizer import SambertSynthesizer
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +117,8 @@ def test_empty_text_gives_empty_audio(synth: SambertSynthesizer) -> None:
 
 
 def test_build_from_config_and_factory(tiny_dir: Path) -> None:
-    from tts.factory import build_synthesizer
-    from tts.sambert import backend_status, build
+    from tingshuo.tts.factory import build_synthesizer
+    from tingshuo.tts.sambert import backend_status, build
 
     cfg = load_config(
         env={},
@@ -128,15 +128,15 @@ def test_build_from_config_and_factory(tiny_dir: Path) -> None:
             "tts.cache.enabled=false",
         ],
     )
-    synth = build(cfg)
+    synth = build(cfg.tts)
     assert synth.default_voice == "plain" and synth.voices()[0].name == "plain"
-    via_factory = build_synthesizer(cfg, "sambert")
+    via_factory = build_synthesizer(cfg.tts, cache_root(cfg), "sambert")
     assert via_factory.name == "sambert"
     assert len(via_factory.synthesize("好。").samples) > 0
-    status = backend_status(cfg)
+    status = backend_status(cfg.tts)
     assert status["ready"] and "zhitian_emo" in status["detail"]
     missing = load_config(env={}, overrides=["tts.sambert.model_dir=/nonexistent/sambert"])
-    assert backend_status(missing)["ready"] is False
+    assert backend_status(missing.tts)["ready"] is False
 
 
 @pytest.mark.slow
@@ -160,7 +160,7 @@ def test_cli_say_with_sambert_backend(
     import soundfile as sf
     from click.testing import CliRunner
 
-    from engine.cli import cli
+    from tingshuo.engine.cli import cli
 
     monkeypatch.setenv("TINGSHUO_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out.wav"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from tts.sambert.dims import SambertDims
-from tts.sambert.text_encoder import TextEncoder
+from tingshuo.tts.sambert.dims import SambertDims
+from tingshuo.tts.sambert.text_encoder import TextEncoder
 
 DIMS = SambertDims(
     max_len=8, embedding_dim=16, encoder_num_layers=2, encoder_num_heads=2,

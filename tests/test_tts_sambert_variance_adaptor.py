@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from tts.sambert.dims import SambertDims
-from tts.sambert.variance_adaptor import VarianceAdaptor, regulate_length
+from tingshuo.tts.sambert.dims import SambertDims
+from tingshuo.tts.sambert.variance_adaptor import VarianceAdaptor, regulate_length
 
 
 def test_regulate_length_repeats_and_numbers_frames() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tts.segment import split_sentences, split_text
+from tingshuo.tts.segment import split_sentences, split_text
 
 
 def test_sentences_first() -> None:

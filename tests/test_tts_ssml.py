@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.emotions import Emotion
-from tts.base import SSMLError, Style
-from tts.ssml import BreakPiece, TextPiece, is_ssml, parse
+from tingshuo.core.emotions import Emotion
+from tingshuo.tts.base import SSMLError, Style
+from tingshuo.tts.ssml import BreakPiece, TextPiece, is_ssml, parse
 
 
 def test_plain_text_is_one_piece() -> None:

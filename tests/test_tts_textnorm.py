@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tts.textnorm import normalize, read_digits, read_number, spell_latin
+from tingshuo.tts.textnorm import normalize, read_digits, read_number, spell_latin
 
 
 @pytest.mark.parametrize(

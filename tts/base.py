@@ -7,8 +7,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from engine.audio import Audio
-from engine.emotions import Emotion, check_intensity
+from tingshuo.core.audio import Audio
+from tingshuo.core.emotions import Emotion, check_intensity
 
 
 class UnknownVoiceError(ValueError):
@@ -50,7 +50,11 @@ class Synthesizer(Protocol):
 
     name: str
     sample_rate: int
-    model_version: str
+
+    @property
+    def model_version(self) -> str:
+        """Weights and rendering version; part of every synthesis cache key."""
+        ...
 
     def voices(self) -> list[VoiceInfo]:
         """Available voices, default first."""

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.audio import Audio
-from tts.base import Style, Synthesizer, VoiceInfo
+from tingshuo.core.audio import Audio
+from tingshuo.tts.base import Style, Synthesizer, VoiceInfo
 
 log = logging.getLogger(__name__)
 
@@ -106,13 +106,15 @@ class SynthesisCache:
             data, rate = sf.read(str(path), dtype="float32", always_2d=False)
             os.utime(path)  # LRU: a hit makes the entry recent
         except FileNotFoundError:
-            return self._miss()
+            self._miss()
+            return None
         except OSError as exc:
             self._disable("reading", exc)
             return None
         except Exception:  # noqa: BLE001 - a corrupt entry (soundfile error): drop it
             path.unlink(missing_ok=True)
-            return self._miss()
+            self._miss()
+            return None
         with self._lock:
             self.hits += 1
         return Audio(np.asarray(data, dtype=np.float32).reshape(-1), int(rate))
@@ -238,8 +240,8 @@ class CachedSynthesizer:
 
     def key(self, text: str, style: Style | None, voice: str | None) -> str:
         """The cache key of a request (text normalised; SSML keyed on its markup)."""
-        from tts.ssml import is_ssml
-        from tts.textnorm import normalize
+        from tingshuo.tts.ssml import is_ssml
+        from tingshuo.tts.textnorm import normalize
 
         resolve = getattr(self.inner, "resolve_voice", None)
         name = resolve(voice) if resolve else (voice or "")

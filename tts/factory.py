@@ -1,24 +1,20 @@
 """Build the configured synthesizer; report which backends are ready (``tingshuo models``).
 
 Backends are imported lazily, so choosing ``kokoro`` never imports torch and choosing
-``sambert`` never touches onnxruntime. The ``sambert`` backend lives in ``tts.sambert``
-(built separately); it is found through ``tts.sambert.build_synthesizer(config)``.
+``sambert`` never touches onnxruntime. Each factory takes the ``tts`` config section
+and the cache directory, nothing of the engine's.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import importlib.util
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.config import cache_root
-
 if TYPE_CHECKING:
-    from engine.config import EngineConfig
-    from tts.base import Synthesizer
+    from tingshuo.tts.base import Synthesizer
+    from tingshuo.tts.config import TTSConfig
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +23,6 @@ BACKENDS: tuple[str, ...] = ("kokoro", "sambert")
 
 class UnknownBackendError(ValueError):
     """A synthesizer backend name that does not exist."""
-
-
-class BackendUnavailableError(RuntimeError):
-    """A known backend whose code or model is not present; the message says how to get it."""
 
 
 def _check_backend(name: str) -> str:
@@ -42,90 +34,54 @@ def _check_backend(name: str) -> str:
     return key
 
 
-def with_model_dir(config: EngineConfig, backend: str, model_dir: str) -> EngineConfig:
-    """A copy of ``config`` whose ``tts.<backend>.model_dir`` is ``model_dir`` (CLI ``--model-dir``)."""
+def with_model_dir(tc: TTSConfig, backend: str, model_dir: str) -> TTSConfig:
+    """A copy of ``tc`` whose ``<backend>.model_dir`` is ``model_dir`` (CLI ``--model-dir``)."""
     key = _check_backend(backend)
-    section = dataclasses.replace(getattr(config.tts, key), model_dir=str(model_dir))
-    tts = dataclasses.replace(config.tts, **{key: section})
-    return dataclasses.replace(config, tts=tts)
+    section = dataclasses.replace(getattr(tc, key), model_dir=str(model_dir))
+    return dataclasses.replace(tc, **{key: section})
 
 
-def _build_raw(config: EngineConfig, key: str) -> Synthesizer:
+def _build_raw(tc: TTSConfig, cache_dir: Path, key: str) -> Synthesizer:
     if key == "kokoro":
-        from tts.kokoro import KokoroSynthesizer
+        from tingshuo.tts.kokoro import KokoroSynthesizer
 
-        return KokoroSynthesizer.from_config(config)
-    if importlib.util.find_spec("tts.sambert") is None:
-        raise BackendUnavailableError(
-            "the 'sambert' backend is not installed in this checkout (package tts.sambert is "
-            "missing); use --backend kokoro"
-        )
-    module = importlib.import_module("tts.sambert")
-    builder = getattr(module, "build_synthesizer", None)
-    if builder is None:
-        raise BackendUnavailableError(
-            "tts.sambert does not provide build_synthesizer(config); this build of the sambert "
-            "backend is incomplete"
-        )
-    return builder(config)
+        return KokoroSynthesizer.from_config(tc, cache_dir)
+    from tingshuo.tts.sambert import build as build_sambert
+
+    return build_sambert(tc)
 
 
-def build_synthesizer(config: EngineConfig, backend: str | None = None) -> Synthesizer:
-    """Load the synthesizer named by ``backend`` (default ``config.tts.backend``).
+def build_synthesizer(
+    tc: TTSConfig, cache_dir: Path, backend: str | None = None, redis_url: str = ""
+) -> Synthesizer:
+    """Load the synthesizer named by ``backend`` (default ``tc.backend``).
 
-    The result is wrapped in the on-disk :class:`tts.cache.SynthesisCache` when
-    ``config.tts.cache.enabled``. Raises :class:`UnknownBackendError` for an unknown name,
-    :class:`BackendUnavailableError` or ``ModelNotFoundError`` when code or weights are missing.
+    The result is wrapped in the on-disk :class:`tts.cache.SynthesisCache` (under
+    ``cache_dir/synthesis`` unless ``tc.cache.dir`` is set) when ``tc.cache.enabled``, or in
+    the Redis cache shared by replicas when ``redis_url`` is given. Raises
+    :class:`UnknownBackendError` for an unknown name and ``ModelNotFoundError`` when weights
+    are missing.
     """
-    key = _check_backend(backend or config.tts.backend)
-    synth = _build_raw(config, key)
-    if not config.tts.cache.enabled:
+    key = _check_backend(backend or tc.backend)
+    synth = _build_raw(tc, cache_dir, key)
+    if not tc.cache.enabled:
         return synth
-    from tts.cache import CachedSynthesizer, SynthesisCache
+    from tingshuo.tts.cache import CachedSynthesizer, SynthesisCache
 
-    cache_dir = (
-        Path(config.tts.cache.dir).expanduser()
-        if config.tts.cache.dir
-        else cache_root(config) / "synthesis"
-    )
-    if config.redis_url:  # replicas share one cache (engine/scaleout/redis_cache.py)
-        from engine.scaleout.redis_cache import RedisSynthesisCache
+    if redis_url:  # replicas share one cache (tts/redis_cache.py)
+        from tingshuo.tts.redis_cache import RedisSynthesisCache
 
-        return CachedSynthesizer(synth, RedisSynthesisCache(config.redis_url))  # type: ignore[arg-type]
-    cache = SynthesisCache(cache_dir, max_bytes=config.tts.cache.max_bytes)
-    return CachedSynthesizer(synth, cache)
+        return CachedSynthesizer(synth, RedisSynthesisCache(redis_url))  # type: ignore[arg-type]
+    directory = Path(tc.cache.dir).expanduser() if tc.cache.dir else cache_dir / "synthesis"
+    return CachedSynthesizer(synth, SynthesisCache(directory, max_bytes=tc.cache.max_bytes))
 
 
-def backend_status(config: EngineConfig) -> list[dict[str, Any]]:
+def backend_status(tc: TTSConfig, cache_dir: Path) -> list[dict[str, Any]]:
     """One row per backend: ``name``, ``ready``, ``where`` (model location), ``detail``."""
-    rows: list[dict[str, Any]] = []
-    from tts.kokoro_model import kokoro_status
+    from tingshuo.tts import sambert
+    from tingshuo.tts.kokoro_model import kokoro_status
 
-    rows.append({"name": "kokoro", **kokoro_status(config)})
-    sambert_dir = config.tts.sambert.model_dir
-    if importlib.util.find_spec("tts.sambert") is None:
-        rows.append(
-            {
-                "name": "sambert",
-                "ready": False,
-                "where": sambert_dir,
-                "detail": "tts.sambert is not part of this checkout",
-            }
-        )
-    else:
-        status = getattr(importlib.import_module("tts.sambert"), "backend_status", None)
-        if status is not None:
-            rows.append({"name": "sambert", **status(config)})
-        else:
-            ready = bool(sambert_dir) and Path(sambert_dir).expanduser().is_dir()
-            rows.append(
-                {
-                    "name": "sambert",
-                    "ready": ready,
-                    "where": sambert_dir,
-                    "detail": "model directory found"
-                    if ready
-                    else "set tts.sambert.model_dir to a ModelScope Sambert-HifiGan directory",
-                }
-            )
-    return rows
+    return [
+        {"name": "kokoro", **kokoro_status(tc.kokoro, cache_dir)},
+        {"name": "sambert", **sambert.backend_status(tc)},
+    ]

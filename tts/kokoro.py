@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tts.base import VoiceInfo
-from tts.kokoro_g2p import phonemize
-from tts.kokoro_model import (
+from tingshuo.tts.base import VoiceInfo
+from tingshuo.tts.kokoro_g2p import phonemize
+from tingshuo.tts.kokoro_model import (
     MAX_TOKENS,
     MODEL_VERSION,
     SAMPLE_RATE,
@@ -30,11 +30,13 @@ from tts.kokoro_model import (
     locate_model,
     model_dir,
 )
-from tts.pipeline import SegmentSynthesizer
-from tts.prosody import ProsodyTarget
+from tingshuo.tts.pipeline import SegmentSynthesizer
+from tingshuo.tts.prosody import ProsodyTarget
 
 if TYPE_CHECKING:
-    from engine.config import EngineConfig
+    from pathlib import Path
+
+    from tingshuo.tts.config import TTSConfig
 
 __all__ = ["KokoroSynthesizer", "VOICE_NOTES"]
 
@@ -143,11 +145,11 @@ class KokoroSynthesizer(SegmentSynthesizer):
         return f"{self.render_version}+speed={self.speed:g}+tone={self.tone_range:g}"
 
     @classmethod
-    def from_config(cls, config: EngineConfig) -> KokoroSynthesizer:
-        """Assemble (once) and load the model named by ``config.tts.kokoro``."""
-        kc, tc = config.tts.kokoro, config.tts
+    def from_config(cls, tc: TTSConfig, cache_dir: Path) -> KokoroSynthesizer:
+        """Assemble (once, under ``cache_dir``) and load the model named by ``tc.kokoro``."""
+        kc = tc.kokoro
         return cls(
-            locate_model(model_dir(config)),
+            locate_model(model_dir(kc, cache_dir)),
             threads=kc.threads,
             default_voice=kc.voice,
             speed=kc.speed,

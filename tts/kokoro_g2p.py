@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from tts.textnorm import spell_latin
+from tingshuo.tts.textnorm import spell_latin
 
 __all__ = ["phonemize", "PUNCT_MAP", "pinyin_words"]
 
@@ -104,7 +104,7 @@ def _tone_sandhi() -> Any:
 def tagged_words(text: str) -> list[tuple[str, str]]:
     """jieba words with part-of-speech tags, merged the way the tone-sandhi rules expect
     (不/一 with their neighbours, reduplications, runs of third tones)."""
-    from tts.segment import jieba_tagged_words
+    from tingshuo.tts.segment import jieba_tagged_words
 
     pairs = jieba_tagged_words(text)
     return _tone_sandhi().pre_merge_for_modify(pairs)

@@ -11,6 +11,7 @@ once) and its sha256 is checked before it is put in place.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata as md
 import json
@@ -22,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from asr.base import ModelNotFoundError
+from tingshuo.core.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
-    from engine.config import EngineConfig
+    from tingshuo.tts.config import KokoroConfig
 
 MODEL_FILE = "kokoro-v1.0.int8.onnx"
 # sha256 of the joined parts (Kokoro-82M v1.0 int8, as published with kokoro-onnx)
@@ -64,13 +65,11 @@ def part_files() -> list[Path]:
     return [_dist_file(d, "/part.bin") for d in PART_DISTS]
 
 
-def model_dir(config: EngineConfig) -> Path:
-    """Configured ``tts.kokoro.model_dir`` or ``<cache>/models/kokoro``."""
-    from engine.config import cache_root
-
-    if config.tts.kokoro.model_dir:
-        return Path(config.tts.kokoro.model_dir).expanduser()
-    return cache_root(config) / "models" / "kokoro"
+def model_dir(kc: KokoroConfig, cache_dir: Path) -> Path:
+    """Configured ``tts.kokoro.model_dir`` or ``<cache_dir>/models/kokoro``."""
+    if kc.model_dir:
+        return Path(kc.model_dir).expanduser()
+    return cache_dir / "models" / "kokoro"
 
 
 def _sha256(path: Path) -> str:
@@ -100,7 +99,7 @@ def assemble_model(directory: Path) -> Path:
         with os.fdopen(fd, "wb") as out:
             for part in parts:
                 with part.open("rb") as f:
-                    for block in iter(lambda f=f: f.read(1 << 20), b""):
+                    for block in iter(functools.partial(f.read, 1 << 20), b""):
                         h.update(block)
                         out.write(block)
         if h.hexdigest() != MODEL_SHA256:
@@ -153,9 +152,9 @@ def load_vocab() -> dict[str, int]:
     return {str(k): int(v) for k, v in data["vocab"].items()}
 
 
-def kokoro_status(config: EngineConfig) -> dict[str, Any]:
+def kokoro_status(kc: KokoroConfig, cache_dir: Path) -> dict[str, Any]:
     """``ready``/``where``/``detail`` for ``tingshuo models``; assembles nothing."""
-    directory = model_dir(config)
+    directory = model_dir(kc, cache_dir)
     target = directory / MODEL_FILE
     try:
         parts = part_files()

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
-from engine.audio import Audio, float_to_pcm16
+from tingshuo.core.audio import Audio, float_to_pcm16
 
 __all__ = ["wav_bytes", "pcm16_stream"]
 

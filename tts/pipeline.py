@@ -26,12 +26,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.audio import Audio
-from tts.base import Style, UnknownVoiceError, VoiceInfo
-from tts.prosody import ProsodyTarget, render, target_for
-from tts.segment import CLAUSE_END, SENTENCE_END, split_text
-from tts.ssml import BreakPiece, TextPiece, parse
-from tts.textnorm import normalize
+from tingshuo.core.audio import Audio
+from tingshuo.tts.base import Style, UnknownVoiceError, VoiceInfo
+from tingshuo.tts.prosody import ProsodyTarget, render, target_for
+from tingshuo.tts.segment import CLAUSE_END, SENTENCE_END, split_text
+from tingshuo.tts.ssml import BreakPiece, TextPiece, parse
+from tingshuo.tts.textnorm import normalize
 
 __all__ = ["PlannedSegment", "SegmentSynthesizer", "plan_segments"]
 

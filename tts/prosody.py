@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.emotions import Emotion, check_intensity
+from tingshuo.core.emotions import Emotion, check_intensity
 
 __all__ = ["EmotionProsody", "EMOTION_PROSODY", "ProsodyTarget", "target_for", "render"]
 

@@ -22,8 +22,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from engine.emotions import UnknownEmotionError, check_intensity, parse_emotion
-from tts.base import SSMLError, Style
+from tingshuo.core.emotions import UnknownEmotionError, check_intensity, parse_emotion
+from tingshuo.tts.base import SSMLError, Style
 
 __all__ = ["TextPiece", "BreakPiece", "Piece", "parse", "is_ssml"]
 

@@ -25,8 +25,8 @@ from dataclasses import asdict, fields
 from enum import Enum
 from typing import Any
 
-from engine.audio import SUPPORTED_INPUT_RATES, AudioFormatError, pcm16_to_float
-from engine.events import (
+from tingshuo.core.audio import SUPPORTED_INPUT_RATES, AudioFormatError, pcm16_to_float
+from tingshuo.engine.events import (
     BAD_AUDIO,
     BAD_MESSAGE,
     BAD_STATE,

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.audio import SUPPORTED_INPUT_RATES, AudioFormatError, pcm16_to_float
+from tingshuo.core.audio import SUPPORTED_INPUT_RATES, AudioFormatError, pcm16_to_float
 
 MODES = ("offline", "online", "2pass")
 UNSUPPORTED_FIELDS = ("svs_lang", "svs_itn")  # SenseVoice-only fields: accepted, ignored

@@ -99,7 +99,7 @@ class RedisJobStore:
 
     def get(self, job_id: str) -> Any:
         """The job, or ``None`` (also for ids that are not job ids)."""
-        from engine.jobs import Job
+        from tingshuo.engine.jobs import Job
 
         if not isinstance(job_id, str) or not JOB_ID.match(job_id):
             return None

@@ -12,9 +12,9 @@ import ipaddress
 import logging
 from dataclasses import dataclass
 
-from engine.security.errors import AUTH_MISSING, AuthError, InsecureConfigError
-from engine.security.keys import KeyVerifier
-from engine.security.tokens import TokenClaims, TokenSigner, looks_like_token
+from tingshuo.engine.security.errors import AUTH_MISSING, AuthError, InsecureConfigError
+from tingshuo.engine.security.keys import KeyVerifier
+from tingshuo.engine.security.tokens import TokenClaims, TokenSigner, looks_like_token
 
 log = logging.getLogger("tingshuo.security")
 

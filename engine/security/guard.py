@@ -27,13 +27,18 @@ from typing import Any
 from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
-from engine.security.auth import ANONYMOUS, Authenticator, Principal
-from engine.security.buckets import LimitStore, Slot
-from engine.security.errors import LIMIT_UPLOAD, AuthError, SecurityError
-from engine.security.keys import credential_from_headers
-from engine.security.limits import AudioMeter, ConnectionCap, RateLimiter, build_limit_store
-from engine.security.origin import check_origin, client_address
-from engine.security.sizes import SessionClock, SizeLimits
+from tingshuo.engine.security.auth import ANONYMOUS, Authenticator, Principal
+from tingshuo.engine.security.buckets import LimitStore, Slot
+from tingshuo.engine.security.errors import LIMIT_UPLOAD, AuthError, SecurityError
+from tingshuo.engine.security.keys import credential_from_headers
+from tingshuo.engine.security.limits import (
+    AudioMeter,
+    ConnectionCap,
+    RateLimiter,
+    build_limit_store,
+)
+from tingshuo.engine.security.origin import check_origin, client_address
+from tingshuo.engine.security.sizes import SessionClock, SizeLimits
 
 log = logging.getLogger("tingshuo.security")
 
@@ -193,7 +198,7 @@ class _BodyTooLarge(Exception):
 
 
 def _too_large(size: int, limit: int) -> SecurityError:
-    from engine.security.errors import SizeLimitError
+    from tingshuo.engine.security.errors import SizeLimitError
 
     return SizeLimitError(LIMIT_UPLOAD, f"request body over {limit} bytes", limit, size)
 
@@ -218,7 +223,7 @@ def error_response(err: SecurityError) -> Any:
 
     from fastapi.responses import JSONResponse
 
-    from engine.security.errors import RateLimitError
+    from tingshuo.engine.security.errors import RateLimitError
 
     headers = {}
     if isinstance(err, RateLimitError):

@@ -14,7 +14,12 @@ import secrets
 import sys
 from collections.abc import Iterable, Mapping
 
-from engine.security.errors import AUTH_INVALID, AUTH_MISSING, AuthError, InsecureConfigError
+from tingshuo.engine.security.errors import (
+    AUTH_INVALID,
+    AUTH_MISSING,
+    AuthError,
+    InsecureConfigError,
+)
 
 KEY_PREFIX = "tsk_"  # makes keys recognisable (and redactable) in text
 KEY_ID_CHARS = 12  # hex digits of the hash used as a public key id (rate limits, logs)

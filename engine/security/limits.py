@@ -17,9 +17,9 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-from engine.security.auth import ANONYMOUS
-from engine.security.buckets import Bucket, LimitStore, MemoryLimitStore, Slot
-from engine.security.errors import (
+from tingshuo.engine.security.auth import ANONYMOUS
+from tingshuo.engine.security.buckets import Bucket, LimitStore, MemoryLimitStore, Slot
+from tingshuo.engine.security.errors import (
     CAPACITY_FULL,
     RATE_AUDIO,
     RATE_REQUESTS,
@@ -34,7 +34,7 @@ LEASE_MARGIN_S = 60.0  # a session lease outlives session_timeout_s by this much
 def build_limit_store(redis_url: str = "") -> LimitStore:
     """The Redis store when ``redis_url`` is set, else the in-process one."""
     if redis_url:
-        from engine.security.redis_store import RedisLimitStore
+        from tingshuo.engine.security.redis_store import RedisLimitStore
 
         return RedisLimitStore(redis_url)
     return MemoryLimitStore()

@@ -14,7 +14,7 @@ import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from engine.security.errors import ORIGIN_FORBIDDEN, OriginError
+from tingshuo.engine.security.errors import ORIGIN_FORBIDDEN, OriginError
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 

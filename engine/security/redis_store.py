@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine.security.buckets import Bucket, Slot, TakeResult
+from tingshuo.engine.security.buckets import Bucket, Slot, TakeResult
 
 # KEYS: bucket keys. ARGV: cost, then (capacity, refill_per_s) per key.
 # Returns {allowed (0/1), index of refusing key (1-based, 0 if none), retry_after as string}.

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from engine.security.errors import (
+from tingshuo.engine.security.errors import (
     LIMIT_FRAME,
     LIMIT_MESSAGE,
     LIMIT_TEXT,

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.security.errors import AUTH_EXPIRED, AUTH_INVALID, AuthError
+from tingshuo.engine.security.errors import AUTH_EXPIRED, AUTH_INVALID, AuthError
 
 TOKEN_PREFIX = "tst1."
 MAX_TOKEN_CHARS = 1024  # refuse absurd inputs before decoding anything

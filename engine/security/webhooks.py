@@ -13,7 +13,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from engine.security.errors import WEBHOOK_FORBIDDEN, WebhookError
+from tingshuo.engine.security.errors import WEBHOOK_FORBIDDEN, WebhookError
 
 
 def _is_public(address: str) -> bool:

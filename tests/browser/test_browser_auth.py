@@ -13,11 +13,15 @@ import time
 
 import pytest
 
-from engine.fallback_dialog import EchoKnowledgePolicy, KeywordEmotionBridge
-from engine.security.keys import generate_key, hash_key
-from engine.services import Services
-from tests.engine_doubles import ScriptedRecognizer, ToneSynthesizer
+from tests.engine_doubles import (
+    EchoKnowledgePolicy,
+    KeywordEmotionBridge,
+    ScriptedRecognizer,
+    ToneSynthesizer,
+)
 from tests.engine_server import engine_test_config, running_server
+from tingshuo.engine.security.keys import generate_key, hash_key
+from tingshuo.engine.services import Services
 
 pytestmark = [pytest.mark.browser]
 KEY = generate_key()

@@ -13,9 +13,9 @@ import time
 import numpy as np
 import pytest
 
-from engine.audio import Audio, read_audio, write_wav
 from tests.engine_real import cer, load_real_services, references
 from tests.engine_server import engine_test_config, running_server
+from tingshuo.core.audio import Audio, read_audio, write_wav
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CLIP = "firered_aishell1_BAC009S0764W0121.wav"

@@ -12,9 +12,11 @@ import asyncio
 import numpy as np
 import pytest
 
-from engine.audio import Audio, read_audio
-from engine.dialog_client import DialogClient
-from engine.events import (
+from tests.engine_real import cer, load_real_services, references, rms_dbfs
+from tests.engine_server import engine_test_config, running_server
+from tingshuo.core.audio import Audio, read_audio
+from tingshuo.engine.dialog_client import DialogClient
+from tingshuo.engine.events import (
     EmotionEvent,
     ReplyAudio,
     ReplyDone,
@@ -23,8 +25,6 @@ from engine.events import (
     SessionStart,
     TranscriptFinal,
 )
-from tests.engine_real import cer, load_real_services, references, rms_dbfs
-from tests.engine_server import engine_test_config, running_server
 
 pytestmark = pytest.mark.slow
 CLIP = "firered_aishell1_BAC009S0764W0121.wav"  # 甚至出现交易几乎停滞的情况 (AISHELL-1)
@@ -113,9 +113,9 @@ def test_barge_in_over_a_real_reply(engine, asr_dev) -> None:  # noqa: ANN001
 
 def test_fused_emotion_picks_the_spoken_reply_emotion(engine, asr_dev) -> None:  # noqa: ANN001
     """The trained bridge fuses speech and text; the reply is rendered in the mapped emotion."""
-    from dialog.base import UserEmotion
-    from dialog.bridge import TrainedBridge
-    from engine.emotions import Emotion
+    from tingshuo.core.emotions import Emotion
+    from tingshuo.dialog.base import UserEmotion
+    from tingshuo.dialog.bridge import TrainedBridge
 
     base, services = engine
     assert isinstance(services.bridge, TrainedBridge), "the packaged bridge checkpoint did not load"

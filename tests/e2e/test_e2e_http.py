@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import httpx
 import pytest
 
-from engine.audio import Audio, read_audio
 from tests.engine_real import cer, load_real_services, references, rms_dbfs
 from tests.engine_server import engine_test_config, running_server
+from tingshuo.core.audio import Audio, read_audio
 
 pytestmark = pytest.mark.slow
 CLIP = "firered_aishell1_BAC009S0764W0121.wav"

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from tts.sambert.decoder import MelDecoder
-from tts.sambert.dims import SambertDims
-from tts.sambert.postnet import PostNet
-from tts.sambert.text_encoder import TextEncoder
-from tts.sambert.variance_adaptor import AdaptorOutput, VarianceAdaptor
+from tingshuo.tts.sambert.decoder import MelDecoder
+from tingshuo.tts.sambert.dims import SambertDims
+from tingshuo.tts.sambert.postnet import PostNet
+from tingshuo.tts.sambert.text_encoder import TextEncoder
+from tingshuo.tts.sambert.variance_adaptor import AdaptorOutput, VarianceAdaptor
 
 
 class _ConvNorm(nn.Module):

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts.sambert.dims import SambertDims
-from tts.sambert.layers import LN_EPS, ConvFFN, Prenet, merge_heads, split_heads
+from tingshuo.tts.sambert.dims import SambertDims
+from tingshuo.tts.sambert.layers import LN_EPS, ConvFFN, Prenet, merge_heads, split_heads
 
 
 class PncaAttention(nn.Module):

@@ -22,8 +22,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tts.sambert.pinyin import PinyinError, syllable_phones, third_tone_sandhi, yi_bu_sandhi
-from tts.sambert.symbols import UnknownSymbolError
+from tingshuo.tts.sambert.pinyin import (
+    PinyinError,
+    syllable_phones,
+    third_tone_sandhi,
+    yi_bu_sandhi,
+)
+from tingshuo.tts.sambert.symbols import UnknownSymbolError
 
 MAX_PHRASE_SYLLABLES = 10
 CLITICS = frozenset(
@@ -77,13 +82,13 @@ class Word:
 
 def _default_normalize(text: str) -> str:
     """Shared normalisation, then Latin letters spelled by their Chinese letter names."""
-    from tts.textnorm import normalize, spell_latin
+    from tingshuo.tts.textnorm import normalize, spell_latin
 
     return _LATIN_RUN.sub(lambda m: spell_latin(m.group().upper()), normalize(text))
 
 
 def _cut(text: str) -> list[str]:
-    from tts.segment import jieba_words
+    from tingshuo.tts.segment import jieba_words
 
     return jieba_words(text)
 
@@ -144,7 +149,7 @@ class Frontend:
 
     def analyse(self, text: str) -> list[list[Word]]:
         """Sentences of words with syllables, final tones, phones and break levels."""
-        from tts.segment import split_sentences
+        from tingshuo.tts.segment import split_sentences
 
         sentences = []
         for sentence in split_sentences(self._normalize(text)):

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts.sambert.dims import HifiganDims
+from tingshuo.tts.sambert.dims import HifiganDims
 
 
 class CausalConv1d(nn.Module):

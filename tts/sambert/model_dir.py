@@ -26,11 +26,11 @@ from typing import Any
 import torch
 import yaml
 
-from asr.base import ModelNotFoundError
-from tts.sambert.acoustic_model import SambertModel
-from tts.sambert.dims import HifiganDims, SambertDims, TableSizes
-from tts.sambert.hifigan import HifiganGenerator, fold_weight_norm
-from tts.sambert.symbols import LinguisticTables
+from tingshuo.core.errors import ModelNotFoundError
+from tingshuo.tts.sambert.acoustic_model import SambertModel
+from tingshuo.tts.sambert.dims import HifiganDims, SambertDims, TableSizes
+from tingshuo.tts.sambert.hifigan import HifiganGenerator, fold_weight_norm
+from tingshuo.tts.sambert.symbols import LinguisticTables
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ un→uen), ü is written ``v``, and an erhua syllable takes the ``<final>r`` pho
 
 from __future__ import annotations
 
-from tts.sambert.symbols import PHONES
+from tingshuo.tts.sambert.symbols import PHONES
 
 INITIALS = [
     "zh",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tts.sambert.dims import SambertDims
-from tts.sambert.layers import FsmnEncoder
+from tingshuo.tts.sambert.dims import SambertDims
+from tingshuo.tts.sambert.layers import FsmnEncoder
 
 
 class PostNet(nn.Module):

@@ -13,13 +13,13 @@ import threading
 import numpy as np
 import torch
 
-from engine.audio import Audio
-from engine.emotions import Emotion
-from tts.base import VoiceInfo
-from tts.pipeline import PlannedSegment, SegmentSynthesizer
-from tts.prosody import ProsodyTarget, render, target_for
-from tts.sambert.frontend import Frontend
-from tts.sambert.model_dir import LoadedVoice, ModelDir
+from tingshuo.core.audio import Audio
+from tingshuo.core.emotions import Emotion
+from tingshuo.tts.base import VoiceInfo
+from tingshuo.tts.pipeline import PlannedSegment, SegmentSynthesizer
+from tingshuo.tts.prosody import ProsodyTarget, render, target_for
+from tingshuo.tts.sambert.frontend import Frontend
+from tingshuo.tts.sambert.model_dir import LoadedVoice, ModelDir
 
 # canonical emotion -> KAN-TTS emo_category token (the zhitian_emo set)
 EMOTION_TOKENS: dict[Emotion, str] = {

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from tts.sambert.dims import SambertDims
-from tts.sambert.layers import LN_EPS, ConvFFN, SelfAttention, sinusoid_token_table
+from tingshuo.tts.sambert.dims import SambertDims
+from tingshuo.tts.sambert.layers import LN_EPS, ConvFFN, SelfAttention, sinusoid_token_table
 
 
 class TokenPositionTable(nn.Module):

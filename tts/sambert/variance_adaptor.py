@@ -9,8 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts.sambert.dims import SambertDims
-from tts.sambert.layers import FsmnEncoder, Prenet, duration_position_encoding, duration_timescales
+from tingshuo.tts.sambert.dims import SambertDims
+from tingshuo.tts.sambert.layers import (
+    FsmnEncoder,
+    Prenet,
+    duration_position_encoding,
+    duration_timescales,
+)
 
 
 class FsmnRnnPredictor(nn.Module):

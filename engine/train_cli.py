@@ -13,13 +13,18 @@ from pathlib import Path
 
 import click
 
-from joint_training.config import TrainConfigError, load_train_config
+from tingshuo.engine.config import EngineConfig, cache_root
+from tingshuo.joint_training.config import TrainConfigError, load_train_config
 
 
-def _engine_config(ctx: click.Context):  # noqa: ANN202 - EngineConfig, imported lazily
-    from engine.cli import get_config
+def _engine_config(ctx: click.Context) -> EngineConfig:
+    from tingshuo.engine.cli import get_config
 
     return get_config(ctx)
+
+
+def _cache_dir(ctx: click.Context) -> Path:
+    return cache_root(_engine_config(ctx))
 
 
 @click.group()
@@ -49,7 +54,7 @@ def bridge(
     no_progress: bool,
 ) -> None:
     """Train the emotion bridge (CPED text + speech manifests); multi-process under torchrun."""
-    from joint_training.train_bridge import train_bridge
+    from tingshuo.joint_training.train_bridge import train_bridge
 
     overrides: dict[str, object] = {}
     if out_dir:
@@ -62,7 +67,7 @@ def bridge(
         raise click.UsageError(str(exc)) from None
     base = Path(config_path).resolve().parent if config_path else Path.cwd()
     metrics = train_bridge(
-        cfg, _engine_config(ctx), resume=resume, progress=not no_progress, base_dir=base
+        cfg, _cache_dir(ctx), resume=resume, progress=not no_progress, base_dir=base
     )
     if metrics:
         summary = {
@@ -114,7 +119,7 @@ def gen_speech(
     shard: str,
 ) -> None:
     """Synthesize emotional speech with the project's synthesizer into a manifest."""
-    from joint_training.speech_gen import GenerationPlan, generate_speech
+    from tingshuo.joint_training.speech_gen import GenerationPlan, generate_speech
 
     plan = GenerationPlan(
         train_per_emotion=train_per_emotion,
@@ -132,7 +137,12 @@ def gen_speech(
             f"expected K/N with 0 <= K < N, got {shard!r}", param_hint="--shard"
         ) from None
     path = generate_speech(
-        _engine_config(ctx), Path(out_dir), plan, existing_only=existing_only, shard=(k, n)
+        _engine_config(ctx).tts,
+        _cache_dir(ctx),
+        Path(out_dir),
+        plan,
+        existing_only=existing_only,
+        shard=(k, n),
     )
     click.echo(str(path))
 

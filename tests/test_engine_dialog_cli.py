@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from engine.cli import cli
+from tingshuo.engine.cli import cli
 
 
 def test_text_json() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from asr.textproc import character_error_rate
-from engine.cli import cli
+from tingshuo.asr.textproc import character_error_rate
+from tingshuo.engine.cli import cli
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ def test_json_one_object_per_file_and_errors_do_not_stop_the_batch(
 def _write_formats(asr_dev: Path, tmp_path: Path) -> list[Path]:
     import soundfile as sf
 
-    from engine.audio import read_audio
+    from tingshuo.core.audio import read_audio
 
     audio = read_audio(asr_dev / "wav" / "firered_aishell2_IT0011W0001.wav")
     paths = []

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dialog.checkpoint import load_inference_checkpoint
-from engine.cli import cli
-from engine.paths import repo_root
+from tingshuo.core.paths import repo_root
+from tingshuo.dialog.checkpoint import load_inference_checkpoint
+from tingshuo.engine.cli import cli
 
 
 def test_help_lists_the_commands() -> None:
@@ -72,7 +72,7 @@ def test_torchrun_two_processes(tmp_path: Path, asr_dev: Path) -> None:
             "--nproc_per_node",
             "2",
             "-m",
-            "joint_training.cli",
+            "tingshuo.engine.train_cli",
             "bridge",
             "--config",
             str(config),

@@ -14,17 +14,17 @@ import click
 @click.pass_context
 def emotion(ctx: click.Context, files: tuple[str, ...], text: str | None, as_json: bool) -> None:
     """Estimate the emotion of audio FILES and/or --text, fused when both are given."""
-    from dialog.bridge import EmotionInputError
-    from dialog.checkpoint import CheckpointError
-    from dialog.factory import build_bridge
-    from dialog.service import analyze
-    from engine.audio import AudioFormatError, read_audio
-    from engine.cli import get_config
+    from tingshuo.core.audio import AudioFormatError, read_audio
+    from tingshuo.dialog.bridge import EmotionInputError
+    from tingshuo.dialog.checkpoint import CheckpointError
+    from tingshuo.dialog.factory import build_bridge
+    from tingshuo.dialog.service import analyze
+    from tingshuo.engine.cli import get_config
 
     if not files and not text:
         raise click.UsageError("give audio FILES, --text, or both")
     try:
-        bridge = build_bridge(get_config(ctx))
+        bridge = build_bridge(get_config(ctx).dialog)
     except CheckpointError as exc:
         raise click.ClickException(str(exc)) from None
     jobs: list[tuple[str, str | None]] = [(f, f) for f in files] or [("text", None)]

@@ -12,12 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tingshuo.core.errors import AudioFormatError
+
 SUPPORTED_INPUT_RATES: tuple[int, ...] = (8000, 16000, 22050, 24000, 44100, 48000)
 PCM16_MAX = 32768.0
-
-
-class AudioFormatError(ValueError):
-    """Audio that cannot be used: unreadable, empty, odd-length PCM, unsupported rate."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.audio import Audio
+from tingshuo.core.audio import Audio
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import click
 
-from asr.base import ModelNotFoundError, Recognizer, Transcript
-from asr.factory import UnknownBackendError, build_recognizer
-from engine.audio import AudioFormatError, read_audio
-from engine.cli import get_config
+from tingshuo.asr.base import Recognizer, Transcript
+from tingshuo.asr.factory import UnknownBackendError, build_recognizer
+from tingshuo.core.audio import AudioFormatError, read_audio
+from tingshuo.core.errors import ModelNotFoundError
+from tingshuo.engine.cli import get_config
+from tingshuo.engine.config import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ def transcribe(
     """Transcribe Mandarin audio FILES to text."""
     config = get_config(ctx)
     try:
-        recognizer = build_recognizer(config, backend)
+        recognizer = build_recognizer(config.asr, cache_root(config), backend)
     except UnknownBackendError as exc:
         raise click.BadParameter(str(exc), param_hint="--backend") from None
     except ModelNotFoundError as exc:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from engine.cli import cli
+from tingshuo.engine.cli import cli
 
 
 @pytest.fixture()
@@ -86,21 +85,6 @@ def test_bad_ssml_is_a_clear_error(run, tmp_path: Path) -> None:  # noqa: ANN001
 def test_text_and_file_are_exclusive(run, tmp_path: Path) -> None:  # noqa: ANN001
     res = run("say", "-o", str(tmp_path / "x.wav"))
     assert res.exit_code != 0 and "either as an argument or with -f" in res.output
-
-
-@pytest.mark.skipif(importlib.util.find_spec("tts.sambert") is not None, reason="sambert present")
-def test_sambert_backend_absent_is_explained(run, tmp_path: Path) -> None:  # noqa: ANN001
-    res = run(
-        "say",
-        "你好",
-        "--backend",
-        "sambert",
-        "--model-dir",
-        str(tmp_path),
-        "-o",
-        str(tmp_path / "x.wav"),
-    )
-    assert res.exit_code != 0 and "sambert" in res.output and "missing" in res.output
 
 
 @pytest.mark.slow

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import click
 
-from engine.cli import get_config
+from tingshuo.engine.cli import get_config
+from tingshuo.engine.config import cache_root
 
 _FORMATS = ("wav", "pcm")
 
 
 def _load(ctx: click.Context, backend: str | None, model_dir: str | None):  # noqa: ANN202
     """Build the synthesizer, turning the known failures into one-line CLI errors."""
-    from asr.base import ModelNotFoundError
-    from tts.factory import (
-        BackendUnavailableError,
+    from tingshuo.core.errors import ModelNotFoundError
+    from tingshuo.tts.factory import (
         UnknownBackendError,
         build_synthesizer,
         with_model_dir,
@@ -25,10 +25,9 @@ def _load(ctx: click.Context, backend: str | None, model_dir: str | None):  # no
     config = get_config(ctx)
     name = backend or config.tts.backend
     try:
-        if model_dir:
-            config = with_model_dir(config, name, model_dir)
-        return build_synthesizer(config, name)
-    except (UnknownBackendError, BackendUnavailableError, ModelNotFoundError) as exc:
+        tts = with_model_dir(config.tts, name, model_dir) if model_dir else config.tts
+        return build_synthesizer(tts, cache_root(config), name, redis_url=config.redis_url)
+    except (UnknownBackendError, ModelNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -97,8 +96,8 @@ def say(
     fmt: str | None,
 ) -> None:
     """Synthesize TEXT (plain text or SSML) to a 16-bit wav or raw PCM16 file."""
-    from engine.emotions import UnknownEmotionError, parse_emotion
-    from tts.base import SSMLError, Style, UnknownVoiceError
+    from tingshuo.core.emotions import UnknownEmotionError, parse_emotion
+    from tingshuo.tts.base import SSMLError, Style, UnknownVoiceError
 
     if (text is None) == (text_file is None):
         raise click.UsageError("give the text either as an argument or with -f FILE")
@@ -140,8 +139,8 @@ def _stream_to_stdout(synth, text: str, style, voice: str | None, rate: int | No
     """Raw PCM16 on stdout, written segment by segment as synthesis goes."""
     import asyncio
 
-    from tts.base import SSMLError, UnknownVoiceError
-    from tts.output import pcm16_stream
+    from tingshuo.tts.base import SSMLError, UnknownVoiceError
+    from tingshuo.tts.output import pcm16_stream
 
     async def run() -> None:
         async for data in pcm16_stream(synth.stream(text, style, voice), rate):

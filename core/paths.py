@@ -6,8 +6,11 @@ import os
 from pathlib import Path
 
 
-def default_cache_dir() -> Path:
-    """Root of tingshuo's local cache: ``$TINGSHUO_CACHE_DIR``, else ``$XDG_CACHE_HOME/tingshuo``."""
+def default_cache_dir(configured: str = "") -> Path:
+    """Root of tingshuo's local cache: ``configured`` when set, else ``$TINGSHUO_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/tingshuo``."""
+    if configured:
+        return Path(configured).expanduser()
     env = os.environ.get("TINGSHUO_CACHE_DIR")
     if env:
         return Path(env).expanduser()
@@ -17,7 +20,7 @@ def default_cache_dir() -> Path:
 
 
 def repo_root() -> Path:
-    """The source checkout root (the directory holding ``engine/``)."""
+    """The source checkout root (the directory holding ``core/`` and ``engine/``)."""
     return Path(__file__).resolve().parent.parent
 
 
