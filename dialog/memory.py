@@ -37,6 +37,13 @@ class ConversationMemory:
         if turn.user_emotion is not None:
             self._trajectory.append((turn.user_emotion.emotion, turn.user_emotion.confidence))
 
+    def replace_last(self, turn: Turn) -> None:
+        """Correct the latest turn (a barge-in cut its reply short: keep what was heard)."""
+        if not self._turns:
+            self.add(turn)
+            return
+        self._turns[-1] = turn
+
     @property
     def turns(self) -> list[Turn]:
         """The remembered turns, oldest first."""

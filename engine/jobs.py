@@ -8,7 +8,6 @@ Jobs left ``queued`` or ``running`` by a previous process are picked up again on
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import secrets
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import tenacity
 
 log = logging.getLogger(__name__)
 
@@ -123,26 +123,43 @@ class JobStore:
             self._db.close()
 
 
+class _NotDelivered(Exception):
+    """A webhook answer outside 2xx (retried like a connection error)."""
+
+
 async def deliver_webhook(
     url: str, payload: dict[str, Any], retries: int, backoff_s: float, timeout_s: float
 ) -> tuple[bool, int]:
-    """POST ``payload`` as JSON; retry on errors and non-2xx with doubling delays.
+    """POST ``payload`` as JSON; retry on errors and non-2xx, ``retries`` times, with
+    delays doubling from ``backoff_s`` plus up to ``backoff_s`` of random jitter (tenacity),
+    so many replicas retrying one receiver do not hit it in lockstep.
 
     Returns (delivered, attempts).
     """
     attempts = 0
-    delay = backoff_s
+    retrying = tenacity.AsyncRetrying(
+        stop=tenacity.stop_after_attempt(retries + 1),
+        wait=tenacity.wait_exponential_jitter(initial=backoff_s, max=60 * backoff_s, jitter=backoff_s),
+        retry=tenacity.retry_if_exception_type((httpx.HTTPError, _NotDelivered)),
+        reraise=True,
+    )
     async with httpx.AsyncClient(timeout=timeout_s) as client:
-        for attempt in range(retries + 1):
-            attempts = attempt + 1
-            try:
-                resp = await client.post(url, json=payload, headers={"X-Tingshuo-Event": "job"})
-                if 200 <= resp.status_code < 300:
-                    return True, attempts
-                log.warning("webhook %s answered %s (attempt %d)", url, resp.status_code, attempts)
-            except httpx.HTTPError as exc:
-                log.warning("webhook %s failed: %s (attempt %d)", url, exc, attempts)
-            if attempt < retries:
-                await asyncio.sleep(delay)
-                delay *= 2
-    return False, attempts
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    try:
+                        resp = await client.post(
+                            url, json=payload, headers={"X-Tingshuo-Event": "job"}
+                        )
+                    except httpx.HTTPError as exc:
+                        log.warning("webhook %s failed: %s (attempt %d)", url, exc, attempts)
+                        raise
+                    if not 200 <= resp.status_code < 300:
+                        log.warning(
+                            "webhook %s answered %s (attempt %d)", url, resp.status_code, attempts
+                        )
+                        raise _NotDelivered(resp.status_code)
+        except (httpx.HTTPError, _NotDelivered):
+            return False, attempts
+    return True, attempts

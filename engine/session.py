@@ -1,12 +1,13 @@
-"""One conversation: recognition stream, memory, the reply being spoken and its queue.
+"""The I/O driver of one conversation: recognition stream, tasks and the outbound queue.
 
-A :class:`Session` is created on ``session.start`` and owns everything of that conversation;
-the WebSocket glue only moves bytes. Model calls go to the shared worker pool. Explicit
+A :class:`Session` is created on ``session.start``; what the conversation means (turns, memory,
+reply style, what the user heard) is :class:`~tingshuo.dialog.conversation.Conversation`, a
+socket-free state machine this driver feeds. Model calls go to the shared worker pool. Explicit
 ``open`` / ``reset`` / ``close``; ``close`` releases the stream, tasks and queue on every path.
 
 Barge-in: when the VAD hears the user start speaking while a reply is being sent or played,
 the reply's synthesis is cancelled, its queued audio dropped, ``reply.interrupted`` reports
-sent and played milliseconds, and the history keeps only the part the user heard.
+sent and played milliseconds, and the conversation keeps only the part the user heard.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from tingshuo.asr.base import (
     StreamEvent,
 )
 from tingshuo.core.audio import float_to_pcm16, resample
-from tingshuo.core.emotions import Emotion
-from tingshuo.dialog.base import Reply, ReplyStyle, Turn, UserEmotion
+from tingshuo.dialog.base import Reply, Turn, UserEmotion
+from tingshuo.dialog.conversation import Conversation
+from tingshuo.dialog.reply_state import ActiveReply
 from tingshuo.engine.events import (
     BAD_AUDIO,
     INTERNAL,
@@ -54,7 +56,6 @@ from tingshuo.engine.events import (
     TranscriptPartial,
 )
 from tingshuo.engine.outbound import OutboundClosedError, OutboundQueue, SlowReaderError
-from tingshuo.engine.reply_state import ActiveReply, split_reply
 from tingshuo.engine.services import Services
 from tingshuo.tts.base import Style
 
@@ -70,15 +71,17 @@ class Session:
         self.settings = settings
         srv = services.config.server
         self.out = OutboundQueue(srv.outbound_queue, srv.slow_reader_timeout_s)
-        self.history: list[Turn] = []
+        self.conversation = Conversation(
+            settings.emotion_policy,
+            services.config.dialog.memory_turns,
+            services.config.tts.max_segment_chars,
+        )
         self.closed = False
         self.close_reason = ""
         self.closed_event = asyncio.Event()
         self._stream: RecognizerStream | None = None
         self._starts: list[tuple[float, int]] = []  # (stream time, utterance id) of recent onsets
         self._rec_task: asyncio.Task[None] | None = None
-        self._reply: ActiveReply | None = None
-        self._replies = 0
         self._utterance = 0
         self._audio_ms = 0.0
         self._stopped_at: float | None = None
@@ -100,6 +103,11 @@ class Session:
             )
         )
 
+    @property
+    def history(self) -> list[Turn]:
+        """The conversation's remembered turns, oldest first."""
+        return self.conversation.history
+
     def _default_voice(self) -> str:
         voices = self.services.synthesizer.voices()
         return voices[0].name if voices else ""
@@ -109,7 +117,7 @@ class Session:
         await self._cancel_reply()
         if self._stream is not None:
             self._stream.reset()
-        self.history.clear()
+        self.conversation.reset()
 
     async def close(self, reason: str, *, drain_reply_s: float = 0.0) -> None:
         """End the session: optionally let the reply finish, then release everything."""
@@ -127,7 +135,7 @@ class Session:
             if task is not current and not task.done():
                 task.cancel()
         await asyncio.gather(*(t for t in tasks if t is not current), return_exceptions=True)
-        self._reply = None
+        self.conversation.drop_reply()
         if self._stream is not None:
             self._stream.reset()
             self._stream = None
@@ -158,17 +166,14 @@ class Session:
             self._stream.input_finished()
             self._kick_decoder(force=True)
         elif isinstance(event, ReplyPlayback):
-            reply = self._reply
-            if reply is not None and reply.reply_id == event.reply_id:
-                reply.client_played_ms = event.played_ms
+            self.conversation.playback(event.reply_id, event.played_ms)
         elif isinstance(event, SessionClose):
             await self.close(event.reason)
 
     def on_sent(self, event: ServerEvent) -> None:
         """Called by the writer after an event went out on the socket."""
-        reply = self._reply
-        if isinstance(event, ReplyAudio) and reply is not None and reply.reply_id == event.reply_id:
-            reply.on_sent(event.duration_ms)
+        if isinstance(event, ReplyAudio):
+            self.conversation.sent(event.reply_id, event.duration_ms)
 
     async def _emit(self, event: ServerEvent) -> None:
         await self.out.put(event)
@@ -259,14 +264,6 @@ class Session:
         self._reply_task_pending = task
 
     # ---- replying ----
-    def _style(self, reply: Reply, emotion: UserEmotion) -> ReplyStyle:
-        policy = self.settings.emotion_policy
-        if policy == "neutral":
-            return ReplyStyle(Emotion.NEUTRAL, 1.0)
-        if policy == "mirror":
-            return ReplyStyle(emotion.emotion, 1.0)
-        return reply.style
-
     async def _respond(self, utt: int, final: FinalResult, endpoint_at: float) -> None:
         svc = self.services
         text = final.transcript.text.strip()
@@ -282,24 +279,19 @@ class Session:
                 )
             )
             if not self.settings.reply:
-                self._remember(Turn(text, emotion))
+                self.conversation.listened(text, emotion)
                 return
             reply: Reply = await svc.run(
-                "policy", svc.policy.respond, list(self.history), text, emotion
+                "policy", svc.policy.respond, self.conversation.history, text, emotion
             )
-            style = self._style(reply, emotion)
-            self._replies += 1
-            state = ActiveReply(self._replies, reply.text, style, text, emotion, endpoint_at)
-            state.task = asyncio.current_task()
-            self._reply = state
+            state = self.conversation.start_reply(text, emotion, reply, endpoint_at)
+            style = state.style
             await self._emit(
                 ReplyText(state.reply_id, reply.text, str(style.emotion), style.intensity)
             )
             await self._speak(state)
-            state.done = True
             await self._emit(ReplyDone(state.reply_id, state.frames, round(state.synth_ms)))
-            self._remember(Turn(text, emotion, reply.text, style))
-            state.recorded = True
+            self.conversation.finish_reply(state)
         except asyncio.CancelledError:
             raise
         except (SlowReaderError, OutboundClosedError) as exc:
@@ -321,7 +313,7 @@ class Session:
         svc.start()
         executor = svc.pool.executor if svc.pool else None
         t_start = time.perf_counter()
-        for segment in split_reply(state.text, svc.config.tts.max_segment_chars):
+        for segment in self.conversation.segments(state):
             state.current, state.current_start_ms = segment, state.synth_ms
             async for audio in synth.stream(segment, style, voice, executor):
                 samples = resample(audio.samples, audio.sample_rate, rate_out)
@@ -339,37 +331,23 @@ class Session:
             state.current = ""
         svc.metrics.stage_seconds.labels("tts").observe(time.perf_counter() - t_start)
 
-    def _remember(self, turn: Turn) -> None:
-        self.history.append(turn)
-        keep = max(1, self.services.config.dialog.memory_turns)
-        del self.history[:-keep]
-
     async def _cancel_reply(self) -> ActiveReply | None:
-        state, self._reply = self._reply, None
-        pending = self._reply_task_pending
-        for task in {t for t in (state.task if state else None, pending) if t is not None}:
-            if task is not asyncio.current_task() and not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        state = self.conversation.drop_reply()
+        task = self._reply_task_pending
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         return state
 
     async def _barge_in(self) -> None:
-        state = self._reply
-        if state is None:
-            return
-        if state.playback_finished():
-            self._reply = None
+        cut = self.conversation.barge_in()
+        if cut is None:
             return
         await self._cancel_reply()
-        await self.out.drop_reply(state.reply_id)
-        played = state.played_ms()
-        heard = state.heard_text(played)
+        await self.out.drop_reply(cut.reply.reply_id)
         self.services.metrics.barge_ins.inc()
         await self._emit(
-            ReplyInterrupted(state.reply_id, round(state.sent_ms), round(played), heard)
+            ReplyInterrupted(
+                cut.reply.reply_id, round(cut.sent_ms), round(cut.played_ms), cut.heard_text
+            )
         )
-        turn = Turn(state.user_text, state.user_emotion, heard, state.style)
-        if state.recorded and self.history:
-            self.history[-1] = turn
-        else:
-            self._remember(turn)

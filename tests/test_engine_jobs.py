@@ -40,7 +40,7 @@ class _Flaky(BaseHTTPRequestHandler):
         pass
 
 
-def test_webhook_retries_with_doubling_backoff() -> None:
+def test_webhook_retries_with_doubling_backoff_and_jitter() -> None:
     server = HTTPServer(("127.0.0.1", 0), _Flaky)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     ok, attempts = asyncio.run(
@@ -56,7 +56,8 @@ def test_webhook_retries_with_doubling_backoff() -> None:
     assert ok and attempts == 3
     times = [t for t, _ in _Flaky.calls]
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert gaps[0] >= 0.09 and gaps[1] >= 0.19  # 0.1 s, then 0.2 s
+    assert gaps[0] >= 0.09 and gaps[1] >= 0.19  # 0.1 s, then 0.2 s, each + up to 0.1 s jitter
+    assert gaps[0] < 0.6 and gaps[1] < 0.8
     assert all(body == {"id": "j"} for _, body in _Flaky.calls)
 
 

@@ -26,6 +26,7 @@ from enum import Enum
 from typing import Any
 
 from tingshuo.core.audio import SUPPORTED_INPUT_RATES, AudioFormatError, pcm16_to_float
+from tingshuo.dialog.conversation import EMOTION_POLICIES
 from tingshuo.engine.events import (
     BAD_AUDIO,
     BAD_MESSAGE,
@@ -57,7 +58,7 @@ AUDIO_HEADER_BYTES = AUDIO_HEADER.size  # 12
 AUDIO_VERSION = 1
 KIND_REPLY_AUDIO = 1
 OUTPUT_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
-EMOTION_POLICIES = ("empathetic", "mirror", "neutral")
+
 
 # wire name <-> server event class
 SERVER_TYPES: dict[str, type[ServerEvent]] = {

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 import time
 from dataclasses import dataclass, field
 
 from tingshuo.dialog.base import ReplyStyle, UserEmotion
 from tingshuo.tts.segment import split_text
-
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;…])")
 
 
 def split_reply(text: str, max_chars: int) -> list[str]:
@@ -28,7 +24,6 @@ class ActiveReply:
     user_text: str
     user_emotion: UserEmotion | None
     endpoint_at: float  # perf_counter when the user's utterance ended
-    task: asyncio.Task[None] | None = None
     segments: list[tuple[str, float, float]] = field(default_factory=list)  # text, start, end ms
     current: str = ""  # segment being synthesized
     current_start_ms: float = 0.0

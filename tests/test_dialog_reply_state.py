@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tingshuo.dialog.base import ReplyStyle
-from tingshuo.engine.reply_state import ActiveReply, split_reply
+from tingshuo.dialog.reply_state import ActiveReply, split_reply
 
 
 def make() -> ActiveReply:
