@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 
 from tingshuo.core.audio import Audio
 from tingshuo.core.emotions import parse_emotion
+from tingshuo.dialog.reply_state import split_reply
 from tingshuo.engine.app import ApiError, EngineState, check_api_key, engine_state, require_services
 from tingshuo.engine.http_tts import make_style
 from tingshuo.engine.jobs import Job, deliver_webhook
-from tingshuo.engine.reply_state import split_reply
 from tingshuo.tts.base import Style
 
 log = logging.getLogger(__name__)

@@ -139,7 +139,9 @@ async def deliver_webhook(
     attempts = 0
     retrying = tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(retries + 1),
-        wait=tenacity.wait_exponential_jitter(initial=backoff_s, max=60 * backoff_s, jitter=backoff_s),
+        wait=tenacity.wait_exponential_jitter(
+            initial=backoff_s, max=60 * backoff_s, jitter=backoff_s
+        ),
         retry=tenacity.retry_if_exception_type((httpx.HTTPError, _NotDelivered)),
         reraise=True,
     )

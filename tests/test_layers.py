@@ -86,6 +86,26 @@ def test_imports_run_one_way() -> None:
     assert not bad, "\n".join(sorted(set(bad)))
 
 
+def test_every_project_import_resolves() -> None:
+    """Every ``tingshuo.*`` module named by an import exists."""
+    modules = _modules()
+    bad = []
+    for path in modules.values():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            bad += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+                for name in names
+                if name.startswith("tingshuo.") and name not in modules
+            ]
+    assert not bad, "\n".join(bad)
+
+
 def test_no_import_cycles() -> None:
     modules = _modules()
     graph = {

@@ -4,7 +4,7 @@ Install once at startup with :func:`install_redaction` (on the root logger's han
 library loggers such as uvicorn's access log are covered too). The filter rewrites the
 record's message (after %-formatting) and any exception text, replacing
 
-* our API keys (``tsk_...``) and tokens (``tst1.x.y``),
+* our API keys (``tsk_...``) and tokens (``tst1.x.y``, ``tst1..x.y`` when compressed),
 * values after ``Authorization: Bearer``, ``X-API-Key``, ``api_key=``/``token=``/``key=``
   (query strings, JSON fields, headers), and Redis URL passwords,
 * any exact secret registered with :meth:`RedactingFilter.add_secret` (e.g. the token secret),
@@ -24,7 +24,7 @@ REDACTED = "[REDACTED]"
 # left for its (separately cleaned) argument.
 _PATTERNS = [
     re.compile(r"tsk_[A-Za-z0-9_\-]{8,}"),
-    re.compile(r"tst1\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"),
+    re.compile(r"tst1\.\.?[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"),
     re.compile(r"(?i)(bearer\s+)(?!%)[^\s'\",;]+"),
     re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)(?!%)[^\s'\",;&]+"),
     re.compile(
