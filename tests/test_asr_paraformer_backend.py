@@ -21,6 +21,8 @@ from tingshuo.core.audio import read_audio
 from tingshuo.core.errors import ModelNotFoundError
 from tingshuo.engine.config import cache_root, load_config
 
+pytestmark = pytest.mark.slow  # trains or loads real models: not in the fast loop
+
 pytest.importorskip("funasr", reason="FunASR extra not installed")
 
 PUNCT = "，。？、"

@@ -29,7 +29,9 @@ from tingshuo.engine.protocol.dialog import (
     encode_reply_audio,
 )
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(
+    os.environ.get("FUZZ_EXAMPLES", "300" if os.environ.get("CI") else "60")
+)  # CI: thorough
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -18,7 +18,9 @@ from tingshuo.engine.protocol.funasr import (
     parse_hotwords,
 )
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(
+    os.environ.get("FUZZ_EXAMPLES", "300" if os.environ.get("CI") else "60")
+)  # CI: thorough
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tingshuo.core.emotions import Emotion
 from tingshuo.joint_training.features import cached_features, concat
 from tingshuo.joint_training.manifest import ManifestRecord
 
 
+@pytest.mark.slow
 def test_cache_round_trip_with_real_audio(tmp_path: Path, asr_dev: Path) -> None:
     records = [
         ManifestRecord(

@@ -16,6 +16,8 @@ from tingshuo.joint_training.features import compute_features
 from tingshuo.joint_training.text_init import TextInitError, logreg_warm_start, tfidf_matrix
 from tingshuo.joint_training.train_bridge import ngram_idf
 
+pytestmark = pytest.mark.slow  # trains or loads real models: not in the fast loop
+
 DIMS = BridgeDims(
     ngram_buckets=2048, ngram_dim=16, shared=16, text_hidden=0, cosine=False, dropout=0.0
 )

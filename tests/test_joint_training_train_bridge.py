@@ -15,6 +15,8 @@ from tingshuo.joint_training.config import load_train_config
 from tingshuo.joint_training.manifest import ManifestRecord, write_manifest
 from tingshuo.joint_training.train_bridge import train_bridge
 
+pytestmark = pytest.mark.slow  # trains or loads real models: not in the fast loop
+
 
 def speech_manifest(asr_dev: Path, out: Path) -> Path:
     """The asr-dev clips with their transcripts as speech+text pairs (read speech: neutral)."""
