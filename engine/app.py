@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from tingshuo.engine.config import EngineConfig, cache_root
 from tingshuo.engine.downloads import DownloadStore
 from tingshuo.engine.jobs import JobStore
+from tingshuo.engine.logs import RequestContext
 from tingshuo.engine.security.errors import SecurityError
 from tingshuo.engine.security.guard import Guard
 from tingshuo.engine.security.guard import install as install_security
@@ -147,6 +148,7 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
     )
     app.state.engine = state
     install_security(app, state.guard)  # SecurityError -> JSON, body-size cap, POST /api/token
+    app.add_middleware(RequestContext)  # request=<id> on every log line, X-Request-ID back
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:

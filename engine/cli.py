@@ -7,12 +7,12 @@ Subcommands live beside the code they drive and are imported only when invoked, 
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 
 import click
 
 from tingshuo.engine.config import ConfigError, EngineConfig, load_config
+from tingshuo.engine.logs import configure as configure_logs
 
 # command name -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
@@ -78,12 +78,10 @@ def cli(
         config = load_config(config_path, overrides=overrides)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    logging.basicConfig(
-        level=logging.DEBUG
-        if verbose
-        else getattr(logging, config.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        configure_logs("DEBUG" if verbose else config.log_level, config.log_format)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     ctx.obj = config
 
 

@@ -82,6 +82,7 @@ class EngineConfig:
     cache_dir: str = ""  # empty: $TINGSHUO_CACHE_DIR or ~/.cache/tingshuo
     redis_url: str = ""
     log_level: str = "INFO"
+    log_format: str = "text"  # text | json (one object per line, with session/request ids)
     server: ServerConfig = field(default_factory=ServerConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     asr: ASRConfig = field(default_factory=ASRConfig)

@@ -62,13 +62,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None, config_path: s
         config.server, host=host or config.server.host, port=port or config.server.port
     )
     config = dataclasses.replace(config, server=server_cfg)
+    from tingshuo.engine.logs import configure
     from tingshuo.engine.security.auth import check_bind_policy
     from tingshuo.engine.security.errors import InsecureConfigError
     from tingshuo.engine.security.redact import install_redaction
 
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        configure(config.log_level, config.log_format)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     try:  # auth may be off only on a loopback bind (logged); on with no keys is refused
         check_bind_policy(server_cfg.host, config.security.auth, config.security.api_key_hashes)
     except InsecureConfigError as exc:

@@ -23,6 +23,7 @@ from tingshuo.engine.events import (
     SessionClose,
     SessionStart,
 )
+from tingshuo.engine.logs import bind
 from tingshuo.engine.protocol.dialog import DialogServerProtocol
 from tingshuo.engine.security.errors import SecurityError
 from tingshuo.engine.session import Session
@@ -154,6 +155,7 @@ async def dialog(ws: WebSocket) -> None:
                     assert state.services is not None  # ready implies loaded
                     session = Session(state.services, event)
                     state.sessions.add(session)
+                    bind(session=session.id)  # this connection's tasks log with its id
                     writer = asyncio.create_task(_writer(ws, session, proto))
                     await session.open()
                 elif session is not None:
