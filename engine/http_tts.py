@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from tingshuo.engine.app import (
     engine_state,
     require_services,
 )
+from tingshuo.engine.audio_encode import FORMATS, encode
 from tingshuo.engine.services import Services
 from tingshuo.tts.base import SSMLError, Style, UnknownVoiceError
 
@@ -56,11 +58,26 @@ class SynthesizeResult(BaseModel):
     emotion: str
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
+def speakable(text: str) -> bool:
+    """Whether ``text`` (plain or SSML) has anything to say: a letter or digit outside tags.
+
+    Punctuation and whitespace alone (``。。。``) would synthesize a zero-length clip.
+    """
+    return any(ch.isalnum() for ch in _TAG.sub(" ", text))
+
+
 def check_text(state, text: str) -> str:  # noqa: ANN001
-    """Non-empty and within the configured length."""
+    """Non-empty, speakable and within the configured length."""
     text = text.strip()
     if not text:
         raise ApiError(400, "empty_text", "text is empty")
+    if not speakable(text):
+        raise ApiError(
+            400, "nothing_to_speak", "text has no letters or digits to speak (only punctuation)"
+        )
     limit = state.config.security.max_text_chars
     if len(text) > limit:
         raise ApiError(
@@ -171,25 +188,30 @@ class SpeechRequest(BaseModel):
     model: str = "tingshuo"
     input: str
     voice: str = ""
-    response_format: str = "wav"
+    response_format: str = Field("mp3", description="mp3 (default) opus aac flac wav pcm")
     speed: float = Field(1.0, ge=0.25, le=4.0)
     instructions: str = ""
 
 
 @router.post("/v1/audio/speech", tags=["openai"])
 async def openai_speech(body: SpeechRequest, request: Request) -> Response:
-    """OpenAI-compatible speech: ``wav`` or raw ``pcm`` (24 kHz s16le, as OpenAI's)."""
+    """OpenAI-compatible speech in ``mp3`` (the default), ``opus`` (Ogg), ``aac`` (ADTS),
+    ``flac``, ``wav`` or raw ``pcm`` (24 kHz s16le, as OpenAI's)."""
     state = engine_state(request)
     services = require_services(request)
-    if body.response_format not in ("wav", "pcm"):
+    if body.response_format not in FORMATS:
         raise ApiError(
-            400, "unsupported_format", f"response_format {body.response_format!r}: use wav or pcm"
+            400,
+            "unsupported_format",
+            f"response_format {body.response_format!r}: use one of {', '.join(FORMATS)}",
         )
     text = check_text(state, body.input)
     names = {v.name for v in services.synthesizer.voices()}
     voice = body.voice if body.voice in names else None  # OpenAI names (alloy…) → default voice
     style = make_style(emotion_from_instructions(body.instructions), 1.0, body.speed)
     audio = await synthesize(services, text, style, voice)
-    if body.response_format == "pcm":
-        return Response(audio.resample(24000).to_pcm16(), media_type="audio/pcm")
-    return Response(audio.to_wav_bytes(), media_type="audio/wav")
+    data, media_type = await asyncio.to_thread(encode, audio, body.response_format)
+    name = f"speech.{FORMATS[body.response_format].extension}"
+    return Response(
+        data, media_type=media_type, headers={"Content-Disposition": f'inline; filename="{name}"'}
+    )
