@@ -17,7 +17,7 @@ from tingshuo.core.audio import Audio
 from tingshuo.core.emotions import parse_emotion
 from tingshuo.dialog.reply_state import split_reply
 from tingshuo.engine.app import ApiError, EngineState, check_api_key, engine_state, require_services
-from tingshuo.engine.http_tts import make_style
+from tingshuo.engine.http_tts import make_style, speakable
 from tingshuo.engine.jobs import Job, deliver_webhook
 from tingshuo.tts.base import Style
 
@@ -168,6 +168,10 @@ async def create_job(body: JobRequest, request: Request) -> dict[str, Any]:
     text = body.text.strip()
     if not text:
         raise ApiError(400, "empty_text", "text is empty")
+    if not speakable(text):
+        raise ApiError(
+            400, "nothing_to_speak", "text has no letters or digits to speak (only punctuation)"
+        )
     limit = state.config.security.max_text_chars * 20  # jobs exist for long texts
     if len(text) > limit:
         raise ApiError(
