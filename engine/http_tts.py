@@ -106,13 +106,28 @@ def make_style(emotion: str, intensity: float, speed: float = 1.0) -> Style:
         raise ApiError(400, "bad_style", str(exc)) from None
 
 
+# What each emotion means to a person choosing one (``hate`` is Sambert's name for disgust).
+EMOTION_LABELS: dict[Emotion, tuple[str, str]] = {
+    Emotion.NEUTRAL: ("平静", "neutral"),
+    Emotion.HAPPY: ("开心", "happy"),
+    Emotion.ANGRY: ("生气", "angry"),
+    Emotion.SAD: ("难过", "sad"),
+    Emotion.FEAR: ("害怕", "afraid"),
+    Emotion.HATE: ("厌恶", "disgust"),
+    Emotion.SURPRISE: ("惊讶", "surprised"),
+}
+
+
 @router.get("/api/voices", tags=["tts"])
 async def voices(request: Request) -> dict:
-    """Available voices (default first) and emotions."""
+    """Available voices (default first), emotions and their labels (``{zh, en}``)."""
     services = require_services(request)
     return {
         "voices": [v.__dict__ for v in services.synthesizer.voices()],
         "emotions": [e.value for e in Emotion],
+        "emotion_labels": {
+            e.value: {"zh": EMOTION_LABELS[e][0], "en": EMOTION_LABELS[e][1]} for e in Emotion
+        },
         "sample_rate": services.synthesizer.sample_rate,
     }
 
