@@ -32,6 +32,7 @@ class JobRequest(BaseModel):
     emotion: str = "neutral"
     intensity: float = Field(1.0, ge=0.0, le=2.0)
     voice: str = ""
+    speed: float = Field(1.0, ge=0.25, le=4.0)
     sample_rate: int | None = Field(None, ge=8000, le=48000)  # a bad rate would fail the job
     webhook_url: str = Field("", description="POSTed the job's outcome when it ends")
 
@@ -114,7 +115,11 @@ class JobRunner:
         store.update(job_id, status="running", progress=0.0)
         p = job.params
         try:
-            style = Style(emotion=parse_emotion(p["emotion"]), intensity=p["intensity"])
+            style = Style(
+                emotion=parse_emotion(p["emotion"]),
+                intensity=p["intensity"],
+                rate=p.get("speed", 1.0),  # jobs stored before speed existed have none
+            )
             parts: list[Audio] = []
             segments = split_reply(p["text"], services.config.tts.max_segment_chars)
             for i, seg in enumerate(segments):
@@ -177,7 +182,7 @@ async def create_job(body: JobRequest, request: Request) -> dict[str, Any]:
         raise ApiError(
             413, "text_too_long", f"text has {len(text)} characters; the limit is {limit}"
         )
-    style = make_style(body.emotion, body.intensity)
+    style = make_style(body.emotion, body.intensity, body.speed)
     if body.webhook_url and not body.webhook_url.startswith(("http://", "https://")):
         raise ApiError(400, "bad_webhook", "webhook_url must be an http(s) URL")
     if body.webhook_url:  # no requests into the engine's own network (docs/security.md)
@@ -191,6 +196,7 @@ async def create_job(body: JobRequest, request: Request) -> dict[str, Any]:
         "emotion": style.emotion.value,
         "intensity": style.intensity,
         "voice": body.voice,
+        "speed": style.rate,
         "sample_rate": body.sample_rate,
     }
     job = state.jobs.create(params, body.webhook_url)
