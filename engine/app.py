@@ -200,6 +200,33 @@ _HTTP_CODES = {
 }
 
 
+# The one error body of every HTTP error (docs/protocol.md), as a JSON schema for /openapi.json.
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "stable, e.g. invalid_request"},
+                "message": {"type": "string"},
+                "param": {"type": "string", "description": "validation: first bad field"},
+                "fields": {
+                    "type": "array",
+                    "description": "validation: every bad field",
+                    "items": {
+                        "type": "object",
+                        "properties": {"param": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+        }
+    },
+}
+
+
 def _where(loc: Any) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
     return ".".join(parts) or ".".join(str(p) for p in loc)
@@ -212,6 +239,17 @@ def install_error_shape(app: FastAPI) -> None:
     methods) and unhandled exceptions are rewritten; validation errors keep status 422 with
     code ``invalid_request``, the first bad field in ``param`` and all of them in ``fields``.
     """
+
+    openapi = app.openapi
+
+    def documented_openapi() -> dict[str, Any]:
+        schema = openapi()  # FastAPI builds and caches it; its 422 body says {"detail"}: fix
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = ERROR_SCHEMA
+        return schema
+
+    app.openapi = documented_openapi  # type: ignore[method-assign]
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -160,6 +160,14 @@ def test_every_error_has_the_documented_shape(server: str) -> None:
         _is_error_shape(httpx.request(method, server + path, **kwargs), status, code)
 
 
+def test_openapi_documents_the_error_shape(server: str) -> None:
+    schema = httpx.get(server + "/openapi.json").json()
+    op = schema["paths"]["/api/synthesize"]["post"]["responses"]["422"]
+    ref = op["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    body = schema["components"]["schemas"][ref]
+    assert body["required"] == ["error"] and "detail" not in body["properties"]
+
+
 def test_validation_errors_name_the_field(server: str) -> None:
     body = httpx.post(server + "/api/synthesize", json={"text": "好", "intensity": 5}).json()
     assert body["error"]["param"] == "intensity"
