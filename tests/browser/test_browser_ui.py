@@ -113,6 +113,8 @@ def check_accessibility(driver: Any, page: str) -> None:
 
 
 def test_talk_page_runs_a_conversation_from_a_wav_microphone(engine: str, tmp_path: Path) -> None:
+    from selenium.webdriver.support.ui import Select
+
     # 1 s quiet, three 1 s "utterances"; the third starts 2 s after the second ends, while
     # the (3.6 s) handoff reply is playing: a barge-in.
     parts = [silence(1.0), speech_like(1.0), silence(2.5), speech_like(1.0), silence(2.0)]
@@ -137,6 +139,7 @@ def test_talk_page_runs_a_conversation_from_a_wav_microphone(engine: str, tmp_pa
         s = state()
         # Rendered turns: user messages with their emotion, assistant messages after each.
         assert texts(driver, "li.msg.user .text") == SAID
+        assert "你" in s["partials"] and "太差" in s["partials"]  # live partials were shown
         tags = driver.find_elements("css selector", "li.msg.user .tag.emotion")
         assert [t.get_attribute("data-emotion") for t in tags] == ["neutral", "angry", "neutral"]
         assert "生气 angry · 60%" in tags[1].text and "平静 neutral · 50%" in tags[0].text
@@ -185,6 +188,15 @@ def test_talk_page_runs_a_conversation_from_a_wav_microphone(engine: str, tmp_pa
             lambda: f"no reconnect: {state()['states']}",
         )
         assert "reconnecting" in state()["states"]
+        assert texts(driver, "li.msg .text") == shown
+        # Settings: a new emotion policy reconnects with it, the conversation still shown.
+        Select(driver.find_element("id", "policy")).select_by_value("mirror")
+        wait(
+            lambda: state()["sessions"] == 3 and state()["settings"]["emotion_policy"] == "mirror",
+            30,
+            lambda: f"policy change did not reconnect: {state()['settings']}",
+        )
+        assert state()["settings"]["voice"] == "zf_xiaobei"
         assert texts(driver, "li.msg .text") == shown
         assert page_errors(driver) == [] and external_requests(driver, engine) == []
         check_accessibility(driver, "talk")

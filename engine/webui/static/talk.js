@@ -15,6 +15,7 @@ const STATES = {
 const state = {
   events: [], finals: [], replies: [], audioFrames: 0, playedMs: 0, interrupted: 0,
   states: [], latencies: [], emotions: [], sessions: 0, maxLevel: 0, handoff: false,
+  partials: [], settings: null,
 };
 window.talkState = state;
 
@@ -166,6 +167,7 @@ function onEvent(ev) {
   switch (ev.type) {
     case "session.started":
       state.sessions++;
+      state.settings = { voice: ev.voice, emotion_policy: ev.emotion_policy };
       retry = 0;
       $("stat-session").textContent = String(ev.session_id || "").slice(0, 8) || "✓";
       TS.banner("banner", "info", "");
@@ -182,6 +184,7 @@ function onEvent(ev) {
       break;
     case "transcript.partial":
       liveMessage().querySelector(".text").textContent = ev.text || "…";
+      state.partials.push(live.querySelector(".text").textContent);
       break;
     case "speech.stopped":
       endOfSpeechAt = performance.now();
