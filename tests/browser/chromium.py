@@ -71,9 +71,17 @@ def external_requests(driver: Any, origin: str) -> list[str]:
 
 def axe_source() -> str:
     """axe.min.js from ``npm ci`` of the pinned lock (cached per run); skips without npm."""
+    source, reason = axe_source_or_reason()
+    if source is None:
+        pytest.skip(reason)
+    return source
+
+
+def axe_source_or_reason() -> tuple[str | None, str]:
+    """(axe.min.js, "") or (None, why it is unavailable)."""
     npm = shutil.which("npm")
     if npm is None:
-        pytest.skip("npm not installed: the accessibility check needs axe-core from npm")
+        return None, "npm not installed: the accessibility check needs axe-core from npm"
     work = Path(tempfile.gettempdir()) / "tingshuo-axe"
     target = work / "node_modules" / "axe-core" / "axe.min.js"
     lock = json.loads((AXE_DIR / "package-lock.json").read_text())
@@ -91,8 +99,8 @@ def axe_source() -> str:
             timeout=300,
         )
         if done.returncode != 0:
-            pytest.skip(f"npm ci axe-core failed: {done.stderr[-500:]}")
-    return target.read_text()
+            return None, f"npm ci axe-core failed: {done.stderr[-500:]}"
+    return target.read_text(), ""
 
 
 def run_axe(driver: Any, source: str) -> dict[str, Any]:
