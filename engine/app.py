@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tingshuo.engine.config import EngineConfig, cache_root
 from tingshuo.engine.downloads import DownloadStore
@@ -156,6 +158,8 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
             state.services.metrics.errors.labels(exc.code).inc()
         return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, exc.status)
 
+    install_error_shape(app)
+
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
@@ -182,6 +186,100 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
         app.include_router(module.router)
     app.include_router(http_tts.public_router)  # /download/{id}: capability URLs
     return app
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+# The one error body of every HTTP error (docs/protocol.md), as a JSON schema for /openapi.json.
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "stable, e.g. invalid_request"},
+                "message": {"type": "string"},
+                "param": {"type": "string", "description": "validation: first bad field"},
+                "fields": {
+                    "type": "array",
+                    "description": "validation: every bad field",
+                    "items": {
+                        "type": "object",
+                        "properties": {"param": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+def _where(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+def install_error_shape(app: FastAPI) -> None:
+    """Make every HTTP error the documented ``{"error": {"code", "message", ...}}``.
+
+    FastAPI's own answers (``{"detail": ...}`` for validation errors, unknown routes, wrong
+    methods) and unhandled exceptions are rewritten; validation errors keep status 422 with
+    code ``invalid_request``, the first bad field in ``param`` and all of them in ``fields``.
+    """
+
+    openapi = app.openapi
+
+    def documented_openapi() -> dict[str, Any]:
+        schema = openapi()  # FastAPI builds and caches it; its 422 body says {"detail"}: fix
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = ERROR_SCHEMA
+        return schema
+
+    app.openapi = documented_openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [
+            {"param": _where(e.get("loc", ())), "message": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        first = fields[0] if fields else {"param": "", "message": "invalid request"}
+        message = f"{first['param']}: {first['message']}" if first["param"] else first["message"]
+        body = {
+            "code": "invalid_request",
+            "message": message,
+            "param": first["param"],
+            "fields": fields,
+        }
+        return JSONResponse({"error": body}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "internal" if exc.status_code >= 500 else "error")
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse(
+            {"error": {"code": code, "message": message}}, exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        body = {"code": "internal", "message": "internal server error (logged)"}
+        return JSONResponse({"error": body}, 500)
 
 
 def engine_state(request: Any) -> EngineState:

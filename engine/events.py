@@ -136,6 +136,8 @@ class ReplyText(ServerEvent):
     text: str
     emotion: str
     intensity: float = 1.0
+    intent: str = ""  # what the policy answered with ("known", "echo", "handoff", ...)
+    handoff: bool = False  # the policy escalated: this reply hands over to a human agent
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,26 @@ from tingshuo.core.audio import AudioFormatError, read_audio
 from tingshuo.engine.app import ApiError, check_api_key, engine_state, require_services
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
-FORMATS = ("json", "text", "verbose_json")
+FORMATS = ("json", "text", "verbose_json", "srt", "vtt")
+
+
+def _timestamp(seconds: float, sep: str) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def subtitles(cues: list[tuple[float, float, str]], *, vtt: bool) -> str:
+    """SubRip (``vtt=False``) or WebVTT text for ``(start_s, end_s, text)`` cues."""
+    sep = "." if vtt else ","
+    blocks = ["WEBVTT"] if vtt else []
+    for i, (start, end, text) in enumerate(cues, 1):
+        span = f"{_timestamp(start, sep)} --> {_timestamp(max(end, start), sep)}"
+        clean = " ".join(text.split())  # a blank line inside a cue would end it
+        blocks.append(f"{span}\n{clean}" if vtt else f"{i}\n{span}\n{clean}")
+    return "\n\n".join(blocks) + "\n"
 
 
 @router.post("/v1/audio/transcriptions", tags=["openai"])
@@ -25,7 +44,7 @@ async def transcriptions(
     response_format: str = Form("json"),
     temperature: float = Form(0.0),
 ) -> Response:
-    """Transcribe an uploaded recording; ``json``, ``text`` or ``verbose_json``."""
+    """Transcribe an uploaded recording; ``json``, ``text``, ``verbose_json``, ``srt`` or ``vtt``."""
     state = engine_state(request)
     services = require_services(request)
     if response_format not in FORMATS:
@@ -45,6 +64,13 @@ async def transcriptions(
         return PlainTextResponse(transcript.text + "\n")
     if response_format == "json":
         return JSONResponse({"text": transcript.text})
+    cues = [(s.start, s.end, s.text) for s in transcript.segments if s.text.strip()]
+    if not cues and transcript.text.strip():  # a backend without segments: one cue for all
+        cues = [(0.0, audio.duration, transcript.text)]
+    if response_format == "srt":
+        return PlainTextResponse(subtitles(cues, vtt=False), media_type="application/x-subrip")
+    if response_format == "vtt":
+        return PlainTextResponse(subtitles(cues, vtt=True), media_type="text/vtt")
     segments = [
         {
             "id": i,

@@ -17,7 +17,7 @@ from tingshuo.core.audio import Audio
 from tingshuo.core.emotions import parse_emotion
 from tingshuo.dialog.reply_state import split_reply
 from tingshuo.engine.app import ApiError, EngineState, check_api_key, engine_state, require_services
-from tingshuo.engine.http_tts import make_style
+from tingshuo.engine.http_tts import make_style, speakable
 from tingshuo.engine.jobs import Job, deliver_webhook
 from tingshuo.tts.base import Style
 
@@ -32,6 +32,7 @@ class JobRequest(BaseModel):
     emotion: str = "neutral"
     intensity: float = Field(1.0, ge=0.0, le=2.0)
     voice: str = ""
+    speed: float = Field(1.0, ge=0.25, le=4.0)
     sample_rate: int | None = Field(None, ge=8000, le=48000)  # a bad rate would fail the job
     webhook_url: str = Field("", description="POSTed the job's outcome when it ends")
 
@@ -114,7 +115,11 @@ class JobRunner:
         store.update(job_id, status="running", progress=0.0)
         p = job.params
         try:
-            style = Style(emotion=parse_emotion(p["emotion"]), intensity=p["intensity"])
+            style = Style(
+                emotion=parse_emotion(p["emotion"]),
+                intensity=p["intensity"],
+                rate=p.get("speed", 1.0),  # jobs stored before speed existed have none
+            )
             parts: list[Audio] = []
             segments = split_reply(p["text"], services.config.tts.max_segment_chars)
             for i, seg in enumerate(segments):
@@ -168,12 +173,16 @@ async def create_job(body: JobRequest, request: Request) -> dict[str, Any]:
     text = body.text.strip()
     if not text:
         raise ApiError(400, "empty_text", "text is empty")
+    if not speakable(text):
+        raise ApiError(
+            400, "nothing_to_speak", "text has no letters or digits to speak (only punctuation)"
+        )
     limit = state.config.security.max_text_chars * 20  # jobs exist for long texts
     if len(text) > limit:
         raise ApiError(
             413, "text_too_long", f"text has {len(text)} characters; the limit is {limit}"
         )
-    style = make_style(body.emotion, body.intensity)
+    style = make_style(body.emotion, body.intensity, body.speed)
     if body.webhook_url and not body.webhook_url.startswith(("http://", "https://")):
         raise ApiError(400, "bad_webhook", "webhook_url must be an http(s) URL")
     if body.webhook_url:  # no requests into the engine's own network (docs/security.md)
@@ -187,6 +196,7 @@ async def create_job(body: JobRequest, request: Request) -> dict[str, Any]:
         "emotion": style.emotion.value,
         "intensity": style.intensity,
         "voice": body.voice,
+        "speed": style.rate,
         "sample_rate": body.sample_rate,
     }
     job = state.jobs.create(params, body.webhook_url)

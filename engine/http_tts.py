@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from tingshuo.engine.app import (
     engine_state,
     require_services,
 )
+from tingshuo.engine.audio_encode import FORMATS, encode
 from tingshuo.engine.services import Services
 from tingshuo.tts.base import SSMLError, Style, UnknownVoiceError
 
@@ -56,11 +58,26 @@ class SynthesizeResult(BaseModel):
     emotion: str
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
+def speakable(text: str) -> bool:
+    """Whether ``text`` (plain or SSML) has anything to say: a letter or digit outside tags.
+
+    Punctuation and whitespace alone (``。。。``) would synthesize a zero-length clip.
+    """
+    return any(ch.isalnum() for ch in _TAG.sub(" ", text))
+
+
 def check_text(state, text: str) -> str:  # noqa: ANN001
-    """Non-empty and within the configured length."""
+    """Non-empty, speakable and within the configured length."""
     text = text.strip()
     if not text:
         raise ApiError(400, "empty_text", "text is empty")
+    if not speakable(text):
+        raise ApiError(
+            400, "nothing_to_speak", "text has no letters or digits to speak (only punctuation)"
+        )
     limit = state.config.security.max_text_chars
     if len(text) > limit:
         raise ApiError(
@@ -89,13 +106,28 @@ def make_style(emotion: str, intensity: float, speed: float = 1.0) -> Style:
         raise ApiError(400, "bad_style", str(exc)) from None
 
 
+# What each emotion means to a person choosing one (``hate`` is Sambert's name for disgust).
+EMOTION_LABELS: dict[Emotion, tuple[str, str]] = {
+    Emotion.NEUTRAL: ("平静", "neutral"),
+    Emotion.HAPPY: ("开心", "happy"),
+    Emotion.ANGRY: ("生气", "angry"),
+    Emotion.SAD: ("难过", "sad"),
+    Emotion.FEAR: ("害怕", "afraid"),
+    Emotion.HATE: ("厌恶", "disgust"),
+    Emotion.SURPRISE: ("惊讶", "surprised"),
+}
+
+
 @router.get("/api/voices", tags=["tts"])
 async def voices(request: Request) -> dict:
-    """Available voices (default first) and emotions."""
+    """Available voices (default first), emotions and their labels (``{zh, en}``)."""
     services = require_services(request)
     return {
         "voices": [v.__dict__ for v in services.synthesizer.voices()],
         "emotions": [e.value for e in Emotion],
+        "emotion_labels": {
+            e.value: {"zh": EMOTION_LABELS[e][0], "en": EMOTION_LABELS[e][1]} for e in Emotion
+        },
         "sample_rate": services.synthesizer.sample_rate,
     }
 
@@ -171,25 +203,30 @@ class SpeechRequest(BaseModel):
     model: str = "tingshuo"
     input: str
     voice: str = ""
-    response_format: str = "wav"
+    response_format: str = Field("mp3", description="mp3 (default) opus aac flac wav pcm")
     speed: float = Field(1.0, ge=0.25, le=4.0)
     instructions: str = ""
 
 
 @router.post("/v1/audio/speech", tags=["openai"])
 async def openai_speech(body: SpeechRequest, request: Request) -> Response:
-    """OpenAI-compatible speech: ``wav`` or raw ``pcm`` (24 kHz s16le, as OpenAI's)."""
+    """OpenAI-compatible speech in ``mp3`` (the default), ``opus`` (Ogg), ``aac`` (ADTS),
+    ``flac``, ``wav`` or raw ``pcm`` (24 kHz s16le, as OpenAI's)."""
     state = engine_state(request)
     services = require_services(request)
-    if body.response_format not in ("wav", "pcm"):
+    if body.response_format not in FORMATS:
         raise ApiError(
-            400, "unsupported_format", f"response_format {body.response_format!r}: use wav or pcm"
+            400,
+            "unsupported_format",
+            f"response_format {body.response_format!r}: use one of {', '.join(FORMATS)}",
         )
     text = check_text(state, body.input)
     names = {v.name for v in services.synthesizer.voices()}
     voice = body.voice if body.voice in names else None  # OpenAI names (alloy…) → default voice
     style = make_style(emotion_from_instructions(body.instructions), 1.0, body.speed)
     audio = await synthesize(services, text, style, voice)
-    if body.response_format == "pcm":
-        return Response(audio.resample(24000).to_pcm16(), media_type="audio/pcm")
-    return Response(audio.to_wav_bytes(), media_type="audio/wav")
+    data, media_type = await asyncio.to_thread(encode, audio, body.response_format)
+    name = f"speech.{FORMATS[body.response_format].extension}"
+    return Response(
+        data, media_type=media_type, headers={"Content-Disposition": f'inline; filename="{name}"'}
+    )

@@ -287,7 +287,14 @@ class Session:
             state = self.conversation.start_reply(text, emotion, reply, endpoint_at)
             style = state.style
             await self._emit(
-                ReplyText(state.reply_id, reply.text, str(style.emotion), style.intensity)
+                ReplyText(
+                    state.reply_id,
+                    reply.text,
+                    str(style.emotion),
+                    style.intensity,
+                    reply.intent,
+                    reply.handoff,
+                )
             )
             await self._speak(state)
             await self._emit(ReplyDone(state.reply_id, state.frames, round(state.synth_ms)))

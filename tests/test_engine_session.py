@@ -234,3 +234,25 @@ def test_many_sessions_release_their_tasks_and_streams() -> None:
         await services.close()
 
     asyncio.run(main())
+
+
+def test_reply_text_says_when_the_policy_hands_off_to_a_human() -> None:
+    from tingshuo.dialog.policy import EchoPolicy, Escalation
+
+    async def main() -> None:
+        services = make_services(["太差了，我要投诉"])
+        services.policy = EchoPolicy(escalation=Escalation(after_turns=1))
+        session = Session(services, SessionStart(sample_rate_out=16000))
+        client = Client(session)
+        await session.open()
+        await feed(session, speech_like(1.0))
+        await feed(session, silence(0.6))
+        reply = await client.wait_for(ReplyText)
+        assert isinstance(reply, ReplyText)
+        assert reply.handoff is True and reply.intent == "handoff"
+        assert "人工" in reply.text
+        await session.close("test over")
+        await client.task
+        await services.close()
+
+    asyncio.run(main())

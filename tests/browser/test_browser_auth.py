@@ -65,7 +65,7 @@ def test_tts_page_trades_the_key_for_a_token(tmp_path) -> None:  # noqa: ANN001
             alert.send_keys(KEY)
             alert.accept()
             WebDriverWait(driver, 20).until(
-                lambda d: len(d.find_elements(By.CSS_SELECTOR, "#voice option")) > 0
+                lambda d: len(d.find_elements(By.CSS_SELECTOR, "input[name=voice]")) > 0
             )
             driver.find_element(By.ID, "speak").click()
             WebDriverWait(driver, 20).until(
@@ -86,5 +86,36 @@ def test_tts_page_trades_the_key_for_a_token(tmp_path) -> None:  # noqa: ANN001
             time.sleep(1.0)
             with pytest.raises(NoAlertPresentException):
                 driver.switch_to.alert.text  # noqa: B018
+        finally:
+            driver.quit()
+
+
+def test_pages_say_clearly_when_the_key_is_missing() -> None:
+    """Dismissing the key prompt leaves a clear bilingual message (and a way to enter one),
+    on both pages."""
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.browser.chromium import chrome, require_chromium
+
+    require_chromium()
+    config = engine_test_config(warmup=False)
+    sec = dataclasses.replace(config.security, auth=True, api_key_hashes=(hash_key(KEY),))
+    config = dataclasses.replace(config, security=sec)
+    bridge = KeywordEmotionBridge()
+    services = Services(
+        config, ScriptedRecognizer([]), ToneSynthesizer(), bridge, EchoKnowledgePolicy(bridge)
+    )
+    with running_server(config, services) as base:
+        driver = chrome()
+        try:
+            for page in ("tts.html", "talk.html"):
+                driver.get(f"{base}/ui/{page}")
+                WebDriverWait(driver, 20).until(ec.alert_is_present()).dismiss()
+                banner = WebDriverWait(driver, 20).until(
+                    ec.visibility_of_element_located(("id", "auth-banner"))
+                )
+                assert "需要 API 密钥" in banner.text and "API key required" in banner.text, page
+                assert banner.find_element("tag name", "button").text == "输入密钥 Enter key"
         finally:
             driver.quit()

@@ -76,8 +76,12 @@ def test_talk_page_shows_transcript_and_plays_reply(engine: str, asr_dev, tmp_pa
             time.sleep(0.5)
         assert state.get("finals"), f"no transcript; events seen: {state.get('events')}"
         assert cer(references(asr_dev)[CLIP], state["finals"][0]) <= 0.3, state["finals"]
-        assert driver.find_element(By.ID, "final").text == state["finals"][0]
-        assert state["replies"] and driver.find_element(By.ID, "reply").text == state["replies"][0]
+        user = driver.find_element(By.CSS_SELECTOR, "li.msg.user .text").text
+        assert user == state["finals"][0]
+        reply = driver.find_element(By.CSS_SELECTOR, "li.msg.bot .text").text
+        assert state["replies"] and reply == state["replies"][0]
+        assert driver.find_elements(By.CSS_SELECTOR, "li.msg.user .tag.emotion")
+        assert state["latencies"], state
         assert state["audioFrames"] > 0 and state["playedMs"] > 0, state
     finally:
         driver.quit()

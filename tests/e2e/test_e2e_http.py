@@ -4,6 +4,7 @@ long-text job with a webhook, on the real models."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -48,6 +49,19 @@ def test_openai_client_speech(engine) -> None:  # noqa: ANN001
         model="tingshuo", voice="alloy", input="你好", response_format="pcm"
     ).read()
     assert len(pcm) % 2 == 0 and len(pcm) > 24000  # > 0.5 s at 24 kHz s16le
+    # The SDK's default format (mp3) and opus decode with libsndfile, and are still speech.
+    import io
+
+    import soundfile as sf
+
+    for fmt in ("mp3", "opus"):
+        kwargs = {} if fmt == "mp3" else {"response_format": fmt}
+        data = client.audio.speech.create(model="tingshuo", voice="alloy", input=text, **kwargs)
+        samples, rate = sf.read(io.BytesIO(data.read()), dtype="float32")
+        decoded = Audio(samples, rate)
+        assert decoded.duration > 1.0 and rms_dbfs(decoded.samples) > -35, fmt
+        heard = services.recognizer.transcribe(decoded.resample(16000)).text
+        assert cer(text, heard) <= 0.3, (fmt, heard)
 
 
 def test_openai_client_transcriptions(engine, asr_dev) -> None:  # noqa: ANN001
@@ -70,6 +84,17 @@ def test_openai_client_transcriptions(engine, asr_dev) -> None:  # noqa: ANN001
         )
     assert verbose.duration == pytest.approx(4.2, abs=0.05)
     assert verbose.segments and verbose.segments[-1].end <= 4.3
+    for fmt in ("srt", "vtt"):
+        with open(asr_dev / "wav" / CLIP, "rb") as fh:
+            subs = str(
+                client.audio.transcriptions.create(model="whisper-1", file=fh, response_format=fmt)
+            )
+        sep = "." if fmt == "vtt" else ","
+        spans = re.findall(rf"(\d\d):(\d\d):(\d\d){re.escape(sep)}(\d{{3}}) --> ", subs)
+        assert len(spans) == len(verbose.segments), subs
+        assert subs.startswith("WEBVTT\n\n" if fmt == "vtt" else "1\n00:00:")
+        cues = "".join(line for line in subs.splitlines() if line and "-->" not in line)
+        assert cer(ref, cues.replace("WEBVTT", "")) <= 0.3, subs
 
 
 class _Hook(BaseHTTPRequestHandler):

@@ -50,9 +50,18 @@
     if (r.status === 401 && sameOrigin) {
       const token = await login();
       if (token) r = await realFetch(url, withToken(opts, token));
+      if (r.status === 401) {
+        // The page shows this (common.js): the engine needs a key and we have none that works.
+        window.dispatchEvent(new CustomEvent("tingshuo:auth", {
+          detail: { missing: !token, message: token ? "" : "no key given" },
+        }));
+      }
     }
     return r;
   };
+
+  // Lets a page ask again (the "enter key" button of the auth banner).
+  window.tingshuoLogin = login;
 
   // talk.js reads this when it sends session.start.
   Object.defineProperty(window, "TINGSHUO_TOKEN", {
