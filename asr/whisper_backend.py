@@ -18,6 +18,7 @@ import numpy as np
 
 from tingshuo.asr.base import ASR_SAMPLE_RATE, Segment, Transcript
 from tingshuo.asr.config import ASRConfig
+from tingshuo.asr.endpointing import Endpointer, Onset
 from tingshuo.asr.guards import DecodedSegment, guard_segments
 from tingshuo.asr.streaming import VadRecognizerStream
 from tingshuo.asr.textproc import finish_transcript, to_simplified
@@ -29,6 +30,8 @@ MIN_DECODE_S = 0.1  # shorter audio is returned as empty text without running th
 MIN_PARTIAL_S = 1.0  # no partial before this much utterance audio (pre-roll included);
 # Whisper rarely returns text for less, and every decode costs a full 30 s window
 PARTIAL_BUSY_FACTOR = 1.5  # partial spacing ≥ this × the last partial's decode time
+SAME_AUDIO_SLACK = 2  # samples: a decode this close in length covered the same audio (rounding)
+FLAG_NO_SPEECH = "no_speech"  # Transcript.flags: the speech detector found no speech
 
 
 class WhisperRecognizer:
@@ -63,9 +66,7 @@ class WhisperRecognizer:
 
     # ---- offline -------------------------------------------------------------------------
 
-    def decode_samples(
-        self, samples: np.ndarray, *, hotwords: str = "", vad_filter: bool = False
-    ) -> Transcript:
+    def decode_samples(self, samples: np.ndarray, *, hotwords: str = "") -> Transcript:
         """Recognise 16 kHz float32 samples: guarded, Simplified, no ITN/punctuation."""
         if len(samples) < MIN_DECODE_S * ASR_SAMPLE_RATE:
             return Transcript("")
@@ -75,8 +76,10 @@ class WhisperRecognizer:
             samples,
             language=wc.language,
             beam_size=wc.beam_size,
+            patience=wc.patience,
+            repetition_penalty=wc.repetition_penalty,
             temperature=list(temps) if len(temps) > 1 else temps[0],
-            without_timestamps=True,
+            without_timestamps=wc.without_timestamps,
             condition_on_previous_text=False,
             initial_prompt=wc.initial_prompt or None,
             hotwords=hotwords or None,
@@ -84,7 +87,6 @@ class WhisperRecognizer:
             compression_ratio_threshold=self.config.guard.compression_ratio_threshold,
             log_prob_threshold=self.config.guard.logprob_threshold,
             no_speech_threshold=self.config.guard.no_speech_threshold,
-            vad_filter=vad_filter,
         )
         decoded = [
             DecodedSegment(
@@ -108,12 +110,27 @@ class WhisperRecognizer:
         )
 
     def transcribe(self, audio: Audio, *, itn: bool = False, hotwords: str = "") -> Transcript:
-        """Recognise a whole recording (any sample rate)."""
+        """Recognise a whole recording (any sample rate).
+
+        The speech detector (Silero, the streams' endpointer) looks at the file first: with
+        less than ``asr.endpoint.min_speech_ms`` of speech the result is empty text with flag
+        ``no_speech`` and the decoder never runs. Otherwise the whole file is decoded in one
+        pass (Whisper does best with the whole context; see docs/asr.md).
+        """
         samples = audio.resample(ASR_SAMPLE_RATE).samples
-        raw = self.decode_samples(
-            samples, hotwords=hotwords, vad_filter=self.config.whisper.vad_filter
-        )
+        if self.config.whisper.speech_gate and not self.has_speech(samples):
+            return Transcript("", language=self.config.whisper.language, flags=(FLAG_NO_SPEECH,))
+        pad = int(self.config.whisper.tail_pad_ms * ASR_SAMPLE_RATE / 1000)
+        if pad:
+            samples = np.concatenate([samples, np.zeros(pad, np.float32)])
+        raw = self.decode_samples(samples, hotwords=hotwords)
         return finish_transcript(raw, itn=itn or self.config.itn, punctuate=self._punctuate)
+
+    def has_speech(self, samples: np.ndarray) -> bool:
+        """Whether the endpointer's speech detector opens an utterance in these 16 kHz samples."""
+        endpointer = Endpointer(self.config.endpoint)
+        events = endpointer.feed(samples) + endpointer.flush()
+        return any(isinstance(ev, Onset) for ev in events)
 
     # ---- streaming -----------------------------------------------------------------------
 
@@ -155,13 +172,15 @@ class _WhisperUtterance:
         ep = recognizer.config.endpoint
         self._prefetch = int(ep.prefetch_silence_ms * ASR_SAMPLE_RATE / 1000)
         self._decoded_at = 0
+        self._voiced_end = 0
         self._decoded: Transcript | None = None
         self._last_cost = 0  # samples of real time the last partial decode took
 
     def partial_due(self, n_samples: int, trailing_silence: int = 0) -> bool:
+        self._voiced_end = n_samples - trailing_silence
         if n_samples < MIN_PARTIAL_S * ASR_SAMPLE_RATE:
             return False
-        voiced_end = n_samples - trailing_silence
+        voiced_end = self._voiced_end
         if self._prefetch and trailing_silence >= self._prefetch and self._decoded_at < voiced_end:
             return True
         spacing = self._interval
@@ -170,6 +189,9 @@ class _WhisperUtterance:
         return n_samples - self._decoded_at >= spacing
 
     def partial(self, samples: np.ndarray) -> str:
+        if self._prefetch and len(samples) - self._voiced_end >= self._prefetch:
+            # speech may be over: decode exactly what the final would decode
+            samples = samples[: self._voiced_end + self._prefetch]
         start = time.perf_counter()
         self._decoded = self._rec.decode_samples(samples, hotwords=self._hotwords)
         self._decoded_at = len(samples)
@@ -177,10 +199,10 @@ class _WhisperUtterance:
         return finish_transcript(self._decoded).text  # spacing/punctuation forms as finals
 
     def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
-        if (
-            self._decoded is not None
-            and speech_samples is not None
-            and self._decoded_at >= speech_samples
-        ):
-            return self._decoded  # the last decode already covered all the speech
+        if speech_samples is not None and self._prefetch:
+            # the utterance as decoded: onset (pre-roll included) to the last voiced frame
+            # plus prefetch_silence_ms, whether it arrives live or from a file
+            samples = samples[: speech_samples + self._prefetch]
+        if self._decoded is not None and abs(self._decoded_at - len(samples)) <= SAME_AUDIO_SLACK:
+            return self._decoded  # the last decode already covered exactly this audio
         return self._rec.decode_samples(samples, hotwords=self._hotwords)
