@@ -100,7 +100,15 @@ class KnowledgeBase:
         return self._matrix
 
     def extract_slots(self, text: str) -> dict[str, str]:
-        """Every slot value found in ``text``."""
+        """Every slot value found in ``text``.
+
+        Patterns see the text after inverse text normalisation, so an order or phone number
+        read digit by digit, or in groups (``二零二四 二零二零 一八八六六``), matches ``\\d{8,20}``
+        as one number.
+        """
+        from tingshuo.asr.textproc import inverse_normalize
+
+        text = inverse_normalize(text)
         found = {}
         for name, slot in self.slots.items():
             value = slot.extract(text)

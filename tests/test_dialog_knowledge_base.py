@@ -61,6 +61,18 @@ def test_slot_extraction_fills_the_answer_and_asks_when_missing(kb: KnowledgeBas
     assert "88886666" in remembered.answer
 
 
+@pytest.mark.parametrize(
+    "said",
+    [
+        "我的订单号是二零二三一一零五一二三四",  # read digit by digit
+        "订单号二零二三 一一零五 一二三四",  # read in groups
+        "订单号2023-1105-1234",  # groups as Whisper writes them
+    ],
+)
+def test_spoken_order_numbers_fill_the_slot_whole(kb: KnowledgeBase, said: str) -> None:
+    assert kb.extract_slots(said)["order_id"] == "202311051234"
+
+
 def test_out_of_scope_gets_the_fallback(kb: KnowledgeBase) -> None:
     match = kb.match("帮我写一首关于月亮的诗")
     assert match.intent == FALLBACK_INTENT and match.answer == kb.fallback
