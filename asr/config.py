@@ -21,6 +21,8 @@ class WhisperConfig:
     # too repetitive / unsure. (0.0,) = plain deterministic decoding, as the recipe measured.
     temperatures: tuple[float, ...] = (0.0,)
     suppress_blank: bool = True
+    # loudness normalisation before decoding: RMS of the audio set to this dBFS (0 = off)
+    target_rms_dbfs: float = 0.0
     tail_pad_ms: int = 0  # silence appended to a whole file before decoding (0: measured best)
     # a whole file is decoded only when the endpointer's speech detector finds an utterance in it
     speech_gate: bool = True
@@ -86,6 +88,10 @@ class ASRConfig:
 
     backend: str = "whisper"  # whisper | paraformer
     itn: bool = False  # inverse text normalisation (numbers, dates, money) by default
+    # words the decoder should favour on every path (space separated: product names, terms);
+    # the engine adds the knowledge base's ``hotwords`` list when kb_hotwords is on
+    hotwords: str = ""
+    kb_hotwords: bool = True
     whisper: WhisperConfig = field(default_factory=WhisperConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     paraformer: ParaformerConfig = field(default_factory=ParaformerConfig)

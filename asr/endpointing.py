@@ -68,6 +68,7 @@ class Endpointer:
         self.cfg = cfg
         self.sample_rate = sample_rate
         self._silero: SileroVad | None = None
+        self._last_voiced = False  # Silero hysteresis: the previous frame was voiced
         self._webrtc: Any = None
         if cfg.vad == "silero":
             if sample_rate != ASR_SAMPLE_RATE:

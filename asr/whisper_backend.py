@@ -71,6 +71,12 @@ class WhisperRecognizer:
         if len(samples) < MIN_DECODE_S * ASR_SAMPLE_RATE:
             return Transcript("")
         wc = self.config.whisper
+        hotwords = merge_hotwords(self.config.hotwords, hotwords)
+        if wc.target_rms_dbfs:
+            rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+            if rms > 1e-5:
+                gain = 10 ** (wc.target_rms_dbfs / 20) / rms
+                samples = np.clip(samples * gain, -1.0, 1.0).astype(np.float32)
         temps = wc.temperatures or (0.0,)
         segments, _info = self._model.transcribe(
             samples,
@@ -146,6 +152,11 @@ class WhisperRecognizer:
             self.config.endpoint,
             postprocess=lambda t: finish_transcript(t, itn=use_itn, punctuate=self._punctuate),
         )
+
+
+def merge_hotwords(*lists: str) -> str:
+    """Space-separated hotword lists joined, duplicates dropped, order kept."""
+    return " ".join(dict.fromkeys(w for words in lists for w in words.split()))
 
 
 class _WhisperUtterance:

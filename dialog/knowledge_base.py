@@ -193,6 +193,22 @@ class KnowledgeBase:
         thr = threshold if threshold is not None else float(data.get("threshold", 0.5))
         return cls(intents, slots, fallback, encoder, thr)
 
+    @staticmethod
+    def hotwords_of(path: str | Path | None) -> list[str]:
+        """The YAML's ``hotwords`` list (product names, service terms) for the recognizer.
+
+        Reads only that key (no encoder is loaded); a file without one gives ``[]``.
+        """
+        p = Path(path).expanduser() if path else DEFAULT_KB
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise KnowledgeBaseError(f"knowledge base not found: {p}") from None
+        words = (data or {}).get("hotwords") or []
+        if not isinstance(words, list):
+            raise KnowledgeBaseError(f"{p}: hotwords must be a list of strings")
+        return [str(w).strip() for w in words if str(w).strip()]
+
     @classmethod
     def from_file(
         cls, path: str | Path | None, encoder: SentenceEncoder, threshold: float | None = None

@@ -101,3 +101,14 @@ def test_bad_kb_files(tmp_path: Path, encoder: SentenceEncoder, text: str, messa
         KnowledgeBase.from_file(path, encoder)
     with pytest.raises(KnowledgeBaseError, match="not found"):
         KnowledgeBase.from_file(tmp_path / "none.yaml", encoder)
+
+
+def test_hotwords_are_read_without_loading_the_kb(tmp_path: Path) -> None:
+    assert "云朵记忆枕" in KnowledgeBase.hotwords_of(None)
+    bare = tmp_path / "kb.yaml"
+    bare.write_text("intents: []\n", encoding="utf-8")
+    assert KnowledgeBase.hotwords_of(bare) == []
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hotwords: 云朵\n", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="hotwords"):
+        KnowledgeBase.hotwords_of(bad)
