@@ -20,6 +20,7 @@ from tingshuo.asr.base import ASR_SAMPLE_RATE, Segment, Transcript
 from tingshuo.asr.config import ASRConfig
 from tingshuo.asr.endpointing import Endpointer, Onset
 from tingshuo.asr.guards import DecodedSegment, guard_segments
+from tingshuo.asr.hotwords import hotwords_heard
 from tingshuo.asr.streaming import VadRecognizerStream
 from tingshuo.asr.textproc import finish_transcript, to_simplified
 from tingshuo.core.audio import Audio
@@ -67,11 +68,22 @@ class WhisperRecognizer:
     # ---- offline -------------------------------------------------------------------------
 
     def decode_samples(self, samples: np.ndarray, *, hotwords: str = "") -> Transcript:
-        """Recognise 16 kHz float32 samples: guarded, Simplified, no ITN/punctuation."""
-        if len(samples) < MIN_DECODE_S * ASR_SAMPLE_RATE:
-            return Transcript("")
+        """Recognise 16 kHz float32 samples: guarded, Simplified, no ITN/punctuation.
+
+        Hotwords (``asr.hotwords`` + ``hotwords``) bias every decode with
+        ``asr.hotword_mode = "always"``; with ``"sounds_like"`` only a re-decode of text that
+        sounds like one of them (asr/hotwords.py).
+        """
+        words = merge_hotwords(self.config.hotwords, hotwords)
+        if not words or self.config.hotword_mode == "always":
+            return self._decode(samples, words)
+        plain = self._decode(samples, "")
+        if not hotwords_heard(plain.text, words):
+            return plain
+        return self._decode(samples, words)
+
+    def _decode(self, samples: np.ndarray, hotwords: str) -> Transcript:
         wc = self.config.whisper
-        hotwords = merge_hotwords(self.config.hotwords, hotwords)
         if wc.target_rms_dbfs:
             rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
             if rms > 1e-5:
