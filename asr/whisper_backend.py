@@ -1,10 +1,13 @@
 """The default recognizer: Whisper base (CTranslate2) through faster-whisper, fully offline.
 
-Decoding follows the measured recipe (../shared/recipes/offline-models.md): int8 on CPU,
-language ``zh``, beam 5, temperature 0, no timestamps, no conditioning on previous text and
-no Chinese initial prompt. Output is converted to Simplified characters (OpenCC t2s) and passed
+One decoding recipe for every entry point (chosen on asr-dev, table in docs/asr.md): int8 on
+CPU, language ``zh``, beam 5, temperature 0, no timestamps, no conditioning on previous text,
+no initial prompt; hotwords only on a re-decode of text that sounds like one
+(:mod:`asr.hotwords`). Output is converted to Simplified characters (OpenCC t2s) and passed
 through :mod:`asr.guards` (repetition loops, text hallucinated on noise or music).
-Streaming re-decodes the open utterance at most every ``partial_interval_ms`` of new audio.
+The speech detector (Silero, :mod:`asr.endpointing`) runs first on both shapes of input: a
+whole file is decoded in one pass only if it holds speech; a stream decodes each utterance it
+endpoints, re-decoding the open one at most every ``partial_interval_ms`` for partials.
 """
 
 from __future__ import annotations

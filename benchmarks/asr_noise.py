@@ -3,7 +3,7 @@
     nice -n 10 python -m benchmarks.asr_noise [--set k=v ...] [--out benchmarks/results/asr_noise]
 
 The inputs come from :mod:`benchmarks.noise_set` (generated at run time, deterministic): the
-../shared/eval/asr-dev clips mixed with white and pink noise at 20/10/5/0 dB SNR, and 27
+../shared/eval/asr-dev clips mixed with white and pink noise at 20/10/5/0 dB SNR, and 25
 non-speech signals (silence, noise, tones, a sweep, DTMF, clicks, music-like signals).
 Each input goes through the offline path (``Recognizer.transcribe``, what the CLI, the HTTP
 endpoints and jobs use) and, for non-speech, also through a stream (what ``/v1/dialog`` and
