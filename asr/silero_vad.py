@@ -23,6 +23,7 @@ from tingshuo.asr.base import ASR_SAMPLE_RATE
 WINDOW = 512  # samples per probability: 32 ms at 16 kHz
 CONTEXT = 64  # samples of the previous window the model sees before each window
 STATE_SHAPE = (1, 1, 128)
+MAX_BATCH = 4096  # windows per onnxruntime call (~2 min of audio)
 
 
 def model_path() -> Path:
@@ -74,15 +75,19 @@ class SileroVad:
             raise ValueError(f"expected a multiple of {WINDOW} samples, got {len(samples)}")
         if not len(samples):
             return np.zeros(0, np.float32)
-        batch = samples.reshape(-1, WINDOW)
+        windows2d = samples.reshape(-1, WINDOW)
+        out = []
         with self._lock:
-            contexts = np.concatenate([self._context[None, :], batch[:-1, -CONTEXT:]], axis=0)
-            inputs = np.concatenate([contexts, batch], axis=1)
-            probs, self._h, self._c = self._session.run(
-                None, {"input": inputs, "h": self._h, "c": self._c}
-            )
-            self._context = batch[-1, -CONTEXT:].copy()
-        return np.asarray(probs, dtype=np.float32).reshape(-1)
+            for i in range(0, len(windows2d), MAX_BATCH):  # bounded memory on long files
+                batch = windows2d[i : i + MAX_BATCH]
+                contexts = np.concatenate([self._context[None, :], batch[:-1, -CONTEXT:]], axis=0)
+                inputs = np.concatenate([contexts, batch], axis=1)
+                probs, self._h, self._c = self._session.run(
+                    None, {"input": inputs, "h": self._h, "c": self._c}
+                )
+                self._context = batch[-1, -CONTEXT:].copy()
+                out.append(np.asarray(probs, dtype=np.float32).reshape(-1))
+        return np.concatenate(out)
 
 
 def speech_probabilities(samples: np.ndarray) -> np.ndarray:
