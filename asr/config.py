@@ -13,12 +13,19 @@ class WhisperConfig:
     compute_type: str = "int8"
     cpu_threads: int = 2
     beam_size: int = 5
+    patience: float = 1.0  # beam search patience (faster-whisper)
+    repetition_penalty: float = 1.0  # > 1 penalises tokens already generated
+    without_timestamps: bool = True  # plain text decoding (timestamp tokens off)
     language: str = "zh"
     # temperature fallback (Whisper paper): re-decode at these temperatures when the text is
     # too repetitive / unsure. (0.0,) = plain deterministic decoding, as the recipe measured.
     temperatures: tuple[float, ...] = (0.0,)
-    vad_filter: bool = False  # faster-whisper's Silero VAD before decoding (offline transcribe)
     suppress_blank: bool = True
+    # loudness normalisation before decoding: RMS of the audio set to this dBFS (0 = off)
+    target_rms_dbfs: float = 0.0
+    tail_pad_ms: int = 0  # silence appended to a whole file before decoding (0: measured best)
+    # a whole file is decoded only when the endpointer's speech detector finds an utterance in it
+    speech_gate: bool = True
     initial_prompt: str = ""  # off: a Chinese prompt can come back as the transcript
 
 
@@ -52,10 +59,19 @@ class ParaformerConfig:
 
 @dataclass(frozen=True)
 class EndpointConfig:
-    """webrtcvad endpointing of the streaming recognizer."""
+    """Speech detection and endpointing: the same for streams and for whole files.
 
+    ``vad = "silero"`` (default) scores 32 ms windows with Silero VAD v6 (the ONNX file in
+    faster-whisper's wheel): speech opens at ``speech_threshold`` and, once open, stays until
+    the probability falls under ``speech_threshold - 0.15`` (Silero's own hysteresis). It
+    rejects noise, tones and music far better than webrtcvad, which marks most loud sound as
+    voiced. ``vad = "webrtc"`` keeps webrtcvad (``aggressiveness``, ``frame_ms``).
+    """
+
+    vad: str = "silero"  # silero | webrtc
+    speech_threshold: float = 0.5  # Silero speech probability that counts as speech
     aggressiveness: int = 2  # webrtcvad mode 0..3
-    frame_ms: int = 20  # 10, 20 or 30
+    frame_ms: int = 20  # webrtcvad: 10, 20 or 30 (Silero always uses 32 ms windows)
     min_speech_ms: int = 200  # speech needed to open an utterance
     min_silence_ms: int = 600  # hangover: silence that closes an utterance
     pre_roll_ms: int = 300  # audio kept from before the speech onset
@@ -72,6 +88,13 @@ class ASRConfig:
 
     backend: str = "whisper"  # whisper | paraformer
     itn: bool = False  # inverse text normalisation (numbers, dates, money) by default
+    # words the decoder should favour on every path (space separated: product names, terms);
+    # the engine adds the knowledge base's ``hotwords`` list when kb_hotwords is on
+    hotwords: str = ""
+    kb_hotwords: bool = True
+    # always: every decode is biased (+5.4 points general CER); sounds_like: decode plainly and
+    # re-decode with the hotwords only when the text sounds like one (asr/hotwords.py)
+    hotword_mode: str = "sounds_like"
     whisper: WhisperConfig = field(default_factory=WhisperConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     paraformer: ParaformerConfig = field(default_factory=ParaformerConfig)

@@ -1,7 +1,7 @@
-"""Voice-activity endpointing with webrtcvad (no recognition model involved).
+"""Voice-activity endpointing with Silero VAD or webrtcvad (no recognition model involved).
 
 The :class:`Endpointer` consumes 16 kHz float samples in chunks of any size, classifies
-fixed frames (10/20/30 ms) with webrtcvad and runs a small state machine:
+fixed frames (Silero: 32 ms windows; webrtcvad: 10/20/30 ms) and runs a small state machine:
 
 * **idle → speech** when ≥ 80 % of the frames in the last ``min_speech_ms`` are voiced
   (and the newest is). The utterance then starts ``pre_roll_ms`` before that window, so
@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from tingshuo.asr.base import ASR_SAMPLE_RATE
 from tingshuo.asr.config import EndpointConfig
+from tingshuo.asr.silero_vad import WINDOW as SILERO_WINDOW
+from tingshuo.asr.silero_vad import SileroVad
 from tingshuo.core.audio import float_to_pcm16
 
+SILERO_HYSTERESIS = 0.15  # Silero's neg_threshold = threshold - 0.15
 ONSET_VOICED_FRACTION = 0.8  # share of voiced frames in the onset window that opens speech
 
 
@@ -61,27 +65,71 @@ class Endpointer:
     """webrtcvad-based utterance detector over a 16 kHz stream."""
 
     def __init__(self, cfg: EndpointConfig, sample_rate: int = ASR_SAMPLE_RATE) -> None:
-        if cfg.frame_ms not in (10, 20, 30):
-            raise EndpointConfigError(f"frame_ms must be 10, 20 or 30, got {cfg.frame_ms}")
-        if not 0 <= cfg.aggressiveness <= 3:
-            raise EndpointConfigError(f"aggressiveness must be 0..3, got {cfg.aggressiveness}")
-        if sample_rate not in (8000, 16000, 32000, 48000):
-            raise EndpointConfigError(f"webrtcvad cannot run at {sample_rate} Hz")
-        import webrtcvad
-
         self.cfg = cfg
         self.sample_rate = sample_rate
-        self._vad = webrtcvad.Vad(cfg.aggressiveness)
-        self._frame = sample_rate * cfg.frame_ms // 1000
-        self._onset_frames = max(1, cfg.min_speech_ms // cfg.frame_ms)
-        self._preroll_frames = cfg.pre_roll_ms // cfg.frame_ms
-        self._hangover_frames = max(1, cfg.min_silence_ms // cfg.frame_ms)
-        self._max_frames = max(1, int(cfg.max_utterance_s * 1000) // cfg.frame_ms)
+        self._silero: SileroVad | None = None
+        self._last_voiced = False  # Silero hysteresis: the previous frame was voiced
+        self._webrtc: Any = None
+        if cfg.vad == "silero":
+            if sample_rate != ASR_SAMPLE_RATE:
+                raise EndpointConfigError(f"Silero VAD runs at {ASR_SAMPLE_RATE} Hz here")
+            if not 0.15 < cfg.speech_threshold < 1:
+                raise EndpointConfigError(
+                    f"speech_threshold must be in (0.15, 1), got {cfg.speech_threshold}"
+                )
+            self._silero = SileroVad()
+            self._frame = SILERO_WINDOW
+        elif cfg.vad == "webrtc":
+            if cfg.frame_ms not in (10, 20, 30):
+                raise EndpointConfigError(f"frame_ms must be 10, 20 or 30, got {cfg.frame_ms}")
+            if not 0 <= cfg.aggressiveness <= 3:
+                raise EndpointConfigError(f"aggressiveness must be 0..3, got {cfg.aggressiveness}")
+            if sample_rate not in (8000, 16000, 32000, 48000):
+                raise EndpointConfigError(f"webrtcvad cannot run at {sample_rate} Hz")
+            import webrtcvad
+
+            self._webrtc = webrtcvad.Vad(cfg.aggressiveness)
+            self._frame = sample_rate * cfg.frame_ms // 1000
+        else:
+            raise EndpointConfigError(f"vad must be silero or webrtc, got {cfg.vad!r}")
+        frame_ms = 1000 * self._frame / sample_rate
+        self._onset_frames = max(1, round(cfg.min_speech_ms / frame_ms))
+        self._preroll_frames = round(cfg.pre_roll_ms / frame_ms)
+        self._hangover_frames = max(1, round(cfg.min_silence_ms / frame_ms))
+        self._max_frames = max(1, int(cfg.max_utterance_s * 1000 / frame_ms))
         self.reset()
+
+    @property
+    def frame_samples(self) -> int:
+        """Samples per classified frame."""
+        return self._frame
+
+    def _classify(self, data: np.ndarray, n_frames: int) -> list[bool]:
+        """Voiced / unvoiced for each of the first ``n_frames`` frames of ``data``."""
+        if not n_frames:
+            return []
+        if self._silero is not None:
+            probs = self._silero.probabilities(data[: n_frames * self._frame])
+            voiced = []
+            threshold = self.cfg.speech_threshold
+            for p in probs:  # hysteresis: after a voiced frame, threshold - 0.15 suffices
+                low = threshold - SILERO_HYSTERESIS if self._last_voiced else threshold
+                self._last_voiced = bool(p >= low)
+                voiced.append(self._last_voiced)
+            return voiced
+        return [
+            self._webrtc.is_speech(
+                float_to_pcm16(data[k * self._frame : (k + 1) * self._frame]), self.sample_rate
+            )
+            for k in range(n_frames)
+        ]
 
     def reset(self) -> None:
         """Forget all audio and state; stream time restarts at 0."""
         self._pending = np.zeros(0, dtype=np.float32)
+        self._last_voiced = False
+        if self._silero is not None:
+            self._silero.reset()
         self._history: collections.deque[tuple[np.ndarray, bool]] = collections.deque(
             maxlen=self._onset_frames + self._preroll_frames
         )
@@ -113,9 +161,8 @@ class Endpointer:
         self._pending = data[n_frames * self._frame :]
         events: list[EndpointEvent] = []
         voiced_run: list[np.ndarray] = []  # frames for one UtteranceAudio per call
-        for k in range(n_frames):
+        for k, voiced in enumerate(self._classify(data, n_frames)):
             frame = data[k * self._frame : (k + 1) * self._frame]
-            voiced = self._vad.is_speech(float_to_pcm16(frame), self.sample_rate)
             self._frames_seen += 1
             if not self._in_speech:
                 self._history.append((frame, voiced))

@@ -31,6 +31,17 @@ _DIGIT_VALUE = {c: str(i) for i, c in enumerate("零一二三四五六七八九"
 _NUMBER = re.compile(
     rf"(?P<pct>百分之)?(?P<int>[{_DIGITS}十][{_DIGITS}{_UNITS}]*)(?:点(?P<frac>[{_DIGITS}]+))?"
 )
+# a digit string read in groups: runs of spoken or written digits (no units) joined by spaces,
+# commas, 顿号 or dashes, as people read order and phone numbers and as Whisper writes them
+_DIGIT_CHARS = f"{_DIGITS}0-9"
+_DIGIT_GROUPS = re.compile(
+    rf"(?<![{_DIGIT_CHARS}{_UNITS}点.])[{_DIGIT_CHARS}]+(?:[ \t,，、\-－—]+[{_DIGIT_CHARS}]+)+"
+    rf"(?![{_DIGIT_CHARS}{_UNITS}]|点[{_DIGITS}])"
+)
+_DATE = re.compile(r"^\d{4}[-/.](0?[1-9]|1[0-2])[-/.](0?[1-9]|[12]\d|3[01])$")
+MIN_GROUPED_DIGITS = 7  # fewer digits in groups stay as they are (counts such as 三、四)
+# words after which even a short digit run is a code, not a quantity or an idiom
+_CODE_WORDS = re.compile(r"(号码?|单号|尾号|编号|验证码|密码|工号|房间|车牌|分机)(是|为|:|：)?$")
 # what may follow a number for a single numeral character to count as a number
 _SINGLE_OK_AFTER = tuple("年月日号点时分秒元块毛角岁度%")
 _lock = threading.Lock()
@@ -82,12 +93,31 @@ def _convert_number(match: re.Match[str], text: str) -> str:
         # digit strings: years (before 年), phone and account numbers (long runs); short runs
         # with no unit after them are usually words or idioms (三三两两, 一一)
         quantity = bool(pct or frac) or after.startswith(_SINGLE_OK_AFTER)
-        if len(integer) < 5 and not quantity:
+        code = _CODE_WORDS.search(text[max(0, match.start() - 4) : match.start()]) is not None
+        if len(integer) < 5 and not quantity and not (code and len(integer) >= 3):
             return whole
         digits = "".join(_DIGIT_VALUE[c] for c in integer)
     if frac:
         digits += "." + "".join(_DIGIT_VALUE[c] for c in frac)
     return digits + ("%" if pct else "")
+
+
+def join_digit_groups(text: str) -> str:
+    """A digit string read or written in groups becomes one digit string.
+
+    ``二零二四 二零二零 一八八六六`` and ``2024-2020-18866`` → ``2024202018866``;
+    ``幺三八 零零幺三 八零零零`` → ``13800138000``. Only runs with at least
+    ``MIN_GROUPED_DIGITS`` digits in all are joined, and ISO-like dates are left alone.
+    """
+
+    def join(match: re.Match[str]) -> str:
+        whole = match.group(0)
+        digits = "".join(_DIGIT_VALUE.get(c, c) for c in whole if c.isdigit() or c in _DIGITS)
+        if len(digits) < MIN_GROUPED_DIGITS or _DATE.match(whole):
+            return whole
+        return digits
+
+    return _DIGIT_GROUPS.sub(join, text)
 
 
 def inverse_normalize(text: str) -> str:
@@ -97,6 +127,7 @@ def inverse_normalize(text: str) -> str:
     """
     if not text:
         return text
+    text = join_digit_groups(text)
     out: list[str] = []
     pos = 0
     for match in _NUMBER.finditer(text):

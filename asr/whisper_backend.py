@@ -1,10 +1,13 @@
 """The default recognizer: Whisper base (CTranslate2) through faster-whisper, fully offline.
 
-Decoding follows the measured recipe (../shared/recipes/offline-models.md): int8 on CPU,
-language ``zh``, beam 5, temperature 0, no timestamps, no conditioning on previous text and
-no Chinese initial prompt. Output is converted to Simplified characters (OpenCC t2s) and passed
+One decoding recipe for every entry point (chosen on asr-dev, table in docs/asr.md): int8 on
+CPU, language ``zh``, beam 5, temperature 0, no timestamps, no conditioning on previous text,
+no initial prompt; hotwords only on a re-decode of text that sounds like one
+(:mod:`asr.hotwords`). Output is converted to Simplified characters (OpenCC t2s) and passed
 through :mod:`asr.guards` (repetition loops, text hallucinated on noise or music).
-Streaming re-decodes the open utterance at most every ``partial_interval_ms`` of new audio.
+The speech detector (Silero, :mod:`asr.endpointing`) runs first on both shapes of input: a
+whole file is decoded in one pass only if it holds speech; a stream decodes each utterance it
+endpoints, re-decoding the open one at most every ``partial_interval_ms`` for partials.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import numpy as np
 
 from tingshuo.asr.base import ASR_SAMPLE_RATE, Segment, Transcript
 from tingshuo.asr.config import ASRConfig
+from tingshuo.asr.endpointing import Endpointer, Onset
 from tingshuo.asr.guards import DecodedSegment, guard_segments
+from tingshuo.asr.hotwords import hotwords_heard
 from tingshuo.asr.streaming import VadRecognizerStream
 from tingshuo.asr.textproc import finish_transcript, to_simplified
 from tingshuo.core.audio import Audio
@@ -29,6 +34,8 @@ MIN_DECODE_S = 0.1  # shorter audio is returned as empty text without running th
 MIN_PARTIAL_S = 1.0  # no partial before this much utterance audio (pre-roll included);
 # Whisper rarely returns text for less, and every decode costs a full 30 s window
 PARTIAL_BUSY_FACTOR = 1.5  # partial spacing ≥ this × the last partial's decode time
+SAME_AUDIO_SLACK = 2  # samples: a decode this close in length covered the same audio (rounding)
+FLAG_NO_SPEECH = "no_speech"  # Transcript.flags: the speech detector found no speech
 
 
 class WhisperRecognizer:
@@ -63,20 +70,37 @@ class WhisperRecognizer:
 
     # ---- offline -------------------------------------------------------------------------
 
-    def decode_samples(
-        self, samples: np.ndarray, *, hotwords: str = "", vad_filter: bool = False
-    ) -> Transcript:
-        """Recognise 16 kHz float32 samples: guarded, Simplified, no ITN/punctuation."""
-        if len(samples) < MIN_DECODE_S * ASR_SAMPLE_RATE:
-            return Transcript("")
+    def decode_samples(self, samples: np.ndarray, *, hotwords: str = "") -> Transcript:
+        """Recognise 16 kHz float32 samples: guarded, Simplified, no ITN/punctuation.
+
+        Hotwords (``asr.hotwords`` + ``hotwords``) bias every decode with
+        ``asr.hotword_mode = "always"``; with ``"sounds_like"`` only a re-decode of text that
+        sounds like one of them (asr/hotwords.py).
+        """
+        words = merge_hotwords(self.config.hotwords, hotwords)
+        if not words or self.config.hotword_mode == "always":
+            return self._decode(samples, words)
+        plain = self._decode(samples, "")
+        if not hotwords_heard(plain.text, words):
+            return plain
+        return self._decode(samples, words)
+
+    def _decode(self, samples: np.ndarray, hotwords: str) -> Transcript:
         wc = self.config.whisper
+        if wc.target_rms_dbfs:
+            rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+            if rms > 1e-5:
+                gain = 10 ** (wc.target_rms_dbfs / 20) / rms
+                samples = np.clip(samples * gain, -1.0, 1.0).astype(np.float32)
         temps = wc.temperatures or (0.0,)
         segments, _info = self._model.transcribe(
             samples,
             language=wc.language,
             beam_size=wc.beam_size,
+            patience=wc.patience,
+            repetition_penalty=wc.repetition_penalty,
             temperature=list(temps) if len(temps) > 1 else temps[0],
-            without_timestamps=True,
+            without_timestamps=wc.without_timestamps,
             condition_on_previous_text=False,
             initial_prompt=wc.initial_prompt or None,
             hotwords=hotwords or None,
@@ -84,7 +108,6 @@ class WhisperRecognizer:
             compression_ratio_threshold=self.config.guard.compression_ratio_threshold,
             log_prob_threshold=self.config.guard.logprob_threshold,
             no_speech_threshold=self.config.guard.no_speech_threshold,
-            vad_filter=vad_filter,
         )
         decoded = [
             DecodedSegment(
@@ -108,12 +131,27 @@ class WhisperRecognizer:
         )
 
     def transcribe(self, audio: Audio, *, itn: bool = False, hotwords: str = "") -> Transcript:
-        """Recognise a whole recording (any sample rate)."""
+        """Recognise a whole recording (any sample rate).
+
+        The speech detector (Silero, the streams' endpointer) looks at the file first: with
+        less than ``asr.endpoint.min_speech_ms`` of speech the result is empty text with flag
+        ``no_speech`` and the decoder never runs. Otherwise the whole file is decoded in one
+        pass (Whisper does best with the whole context; see docs/asr.md).
+        """
         samples = audio.resample(ASR_SAMPLE_RATE).samples
-        raw = self.decode_samples(
-            samples, hotwords=hotwords, vad_filter=self.config.whisper.vad_filter
-        )
+        if self.config.whisper.speech_gate and not self.has_speech(samples):
+            return Transcript("", language=self.config.whisper.language, flags=(FLAG_NO_SPEECH,))
+        pad = int(self.config.whisper.tail_pad_ms * ASR_SAMPLE_RATE / 1000)
+        if pad:
+            samples = np.concatenate([samples, np.zeros(pad, np.float32)])
+        raw = self.decode_samples(samples, hotwords=hotwords)
         return finish_transcript(raw, itn=itn or self.config.itn, punctuate=self._punctuate)
+
+    def has_speech(self, samples: np.ndarray) -> bool:
+        """Whether the endpointer's speech detector opens an utterance in these 16 kHz samples."""
+        endpointer = Endpointer(self.config.endpoint)
+        events = endpointer.feed(samples) + endpointer.flush()
+        return any(isinstance(ev, Onset) for ev in events)
 
     # ---- streaming -----------------------------------------------------------------------
 
@@ -129,6 +167,11 @@ class WhisperRecognizer:
             self.config.endpoint,
             postprocess=lambda t: finish_transcript(t, itn=use_itn, punctuate=self._punctuate),
         )
+
+
+def merge_hotwords(*lists: str) -> str:
+    """Space-separated hotword lists joined, duplicates dropped, order kept."""
+    return " ".join(dict.fromkeys(w for words in lists for w in words.split()))
 
 
 class _WhisperUtterance:
@@ -155,13 +198,15 @@ class _WhisperUtterance:
         ep = recognizer.config.endpoint
         self._prefetch = int(ep.prefetch_silence_ms * ASR_SAMPLE_RATE / 1000)
         self._decoded_at = 0
+        self._voiced_end = 0
         self._decoded: Transcript | None = None
         self._last_cost = 0  # samples of real time the last partial decode took
 
     def partial_due(self, n_samples: int, trailing_silence: int = 0) -> bool:
+        self._voiced_end = n_samples - trailing_silence
         if n_samples < MIN_PARTIAL_S * ASR_SAMPLE_RATE:
             return False
-        voiced_end = n_samples - trailing_silence
+        voiced_end = self._voiced_end
         if self._prefetch and trailing_silence >= self._prefetch and self._decoded_at < voiced_end:
             return True
         spacing = self._interval
@@ -170,6 +215,9 @@ class _WhisperUtterance:
         return n_samples - self._decoded_at >= spacing
 
     def partial(self, samples: np.ndarray) -> str:
+        if self._prefetch and len(samples) - self._voiced_end >= self._prefetch:
+            # speech may be over: decode exactly what the final would decode
+            samples = samples[: self._voiced_end + self._prefetch]
         start = time.perf_counter()
         self._decoded = self._rec.decode_samples(samples, hotwords=self._hotwords)
         self._decoded_at = len(samples)
@@ -177,10 +225,10 @@ class _WhisperUtterance:
         return finish_transcript(self._decoded).text  # spacing/punctuation forms as finals
 
     def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
-        if (
-            self._decoded is not None
-            and speech_samples is not None
-            and self._decoded_at >= speech_samples
-        ):
-            return self._decoded  # the last decode already covered all the speech
+        if speech_samples is not None and self._prefetch:
+            # the utterance as decoded: onset (pre-roll included) to the last voiced frame
+            # plus prefetch_silence_ms, whether it arrives live or from a file
+            samples = samples[: speech_samples + self._prefetch]
+        if self._decoded is not None and abs(self._decoded_at - len(samples)) <= SAME_AUDIO_SLACK:
+            return self._decoded  # the last decode already covered exactly this audio
         return self._rec.decode_samples(samples, hotwords=self._hotwords)

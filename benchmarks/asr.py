@@ -3,7 +3,8 @@
     flock /work/bench.lock python -m benchmarks.asr [--backend whisper] [--set k=v ...]
         [--out benchmarks/results/asr.md]
 
-CER: corpus CER (jiwer) over all clips on text normalised as ../shared/eval/README.md says
+CER: corpus CER (jiwer) over all clips — of ``transcribe`` (offline path: CLI, HTTP, jobs) and,
+with streaming on, of the streams' finals (``/v1/dialog``, ``/v1/asr`` online) on text normalised as ../shared/eval/README.md says
 (NFKC, Traditional→Simplified, punctuation and spaces removed). RTF: wall-clock recognition
 time / audio duration (model load excluded, audio already in memory).
 
@@ -39,7 +40,7 @@ from tingshuo.asr.textproc import character_error_rate
 from tingshuo.core.audio import Audio, read_audio
 from tingshuo.core.errors import ModelNotFoundError
 from tingshuo.core.paths import shared_dir
-from tingshuo.engine.config import EngineConfig, cache_root, load_config
+from tingshuo.engine.config import EngineConfig, cache_root, load_config, recognizer_config
 
 FRAME_S = 0.02
 PAD_S = 1.5
@@ -65,6 +66,7 @@ class StreamFigures:
     utterances: int
     clips: int
     partials: int
+    cer: float  # the finals of each clip joined, against its reference
 
 
 def load_clips(root: Path) -> list[tuple[str, str, Audio]]:
@@ -94,7 +96,9 @@ def offline(recognizer, clips, load_s: float) -> OfflineFigures:
 def streaming(recognizer, clips, threads: int) -> StreamFigures:
     finals, finals_idle, final_decode, lags, lags_idle = [], [], [], [], []
     utterances = partials = 0
-    for _name, _ref, audio in clips:
+    refs, hyps = [], []
+    for _name, ref, audio in clips:
+        texts = []
         rate = audio.sample_rate
         silence = np.zeros(int(PAD_S * rate), np.float32)
         signal = np.concatenate([silence, audio.samples, silence])
@@ -123,8 +127,19 @@ def streaming(recognizer, clips, threads: int) -> StreamFigures:
                         finals.append(clock - ev.end)
                         finals_idle.append(idle - ev.end)
                         final_decode.append(cost)
+                        texts.append(ev.transcript.text)
+        refs.append(ref)
+        hyps.append("".join(texts))
     return StreamFigures(
-        finals, finals_idle, final_decode, lags, lags_idle, utterances, len(clips), partials
+        finals,
+        finals_idle,
+        final_decode,
+        lags,
+        lags_idle,
+        utterances,
+        len(clips),
+        partials,
+        character_error_rate(refs, hyps),
     )
 
 
@@ -139,7 +154,7 @@ def run_backend(config: EngineConfig, name: str, clips, do_stream: bool) -> list
     lines = [f"## {name}", ""]
     t0 = time.perf_counter()
     try:
-        recognizer = build_recognizer(config.asr, cache_root(config), name)
+        recognizer = build_recognizer(recognizer_config(config), cache_root(config), name)
     except ModelNotFoundError as exc:
         msg = f"skipped: {exc}"
         print(f"[{name}] {msg}", file=sys.stderr)
@@ -164,7 +179,9 @@ def run_backend(config: EngineConfig, name: str, clips, do_stream: bool) -> list
         print(f"[{name}] partial lag {_stats(st.partial_lag)}")
         print(f"[{name}] idle estimates: final {_stats(st.final_latency_idle)}; ")
         print(f"[{name}]   partial lag {_stats(st.partial_lag_idle)}")
+        print(f"[{name}] streaming CER {st.cer:.2%}")
         lines += [
+            f"| streaming path CER (finals of each clip joined) | {st.cer:.2%} |",
             f"| streaming: utterances found (clips) | {st.utterances} ({st.clips}) |",
             f"| streaming: partials | {st.partials} |",
             f"| end-of-speech → final | {_stats(st.final_latency)} |",

@@ -100,7 +100,15 @@ class KnowledgeBase:
         return self._matrix
 
     def extract_slots(self, text: str) -> dict[str, str]:
-        """Every slot value found in ``text``."""
+        """Every slot value found in ``text``.
+
+        Patterns see the text after inverse text normalisation, so an order or phone number
+        read digit by digit, or in groups (``二零二四 二零二零 一八八六六``), matches ``\\d{8,20}``
+        as one number.
+        """
+        from tingshuo.asr.textproc import inverse_normalize
+
+        text = inverse_normalize(text)
         found = {}
         for name, slot in self.slots.items():
             value = slot.extract(text)
@@ -184,6 +192,22 @@ class KnowledgeBase:
         fallback = str(data.get("fallback") or "抱歉，我没有理解您的问题，可以换个说法吗？")
         thr = threshold if threshold is not None else float(data.get("threshold", 0.5))
         return cls(intents, slots, fallback, encoder, thr)
+
+    @staticmethod
+    def hotwords_of(path: str | Path | None) -> list[str]:
+        """The YAML's ``hotwords`` list (product names, service terms) for the recognizer.
+
+        Reads only that key (no encoder is loaded); a file without one gives ``[]``.
+        """
+        p = Path(path).expanduser() if path else DEFAULT_KB
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise KnowledgeBaseError(f"knowledge base not found: {p}") from None
+        words = (data or {}).get("hotwords") or []
+        if not isinstance(words, list):
+            raise KnowledgeBaseError(f"{p}: hotwords must be a list of strings")
+        return [str(w).strip() for w in words if str(w).strip()]
 
     @classmethod
     def from_file(

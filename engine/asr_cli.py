@@ -21,7 +21,7 @@ from tingshuo.asr.factory import UnknownBackendError, build_recognizer
 from tingshuo.core.audio import AudioFormatError, read_audio
 from tingshuo.core.errors import ModelNotFoundError
 from tingshuo.engine.cli import get_config
-from tingshuo.engine.config import cache_root
+from tingshuo.engine.config import cache_root, recognizer_config
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def transcribe(
     """Transcribe Mandarin audio FILES to text."""
     config = get_config(ctx)
     try:
-        recognizer = build_recognizer(config.asr, cache_root(config), backend)
+        recognizer = build_recognizer(recognizer_config(config), cache_root(config), backend)
     except UnknownBackendError as exc:
         raise click.BadParameter(str(exc), param_hint="--backend") from None
     except ModelNotFoundError as exc:

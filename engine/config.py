@@ -102,3 +102,23 @@ def load_config(
 def cache_root(config: EngineConfig) -> Path:
     """The configured cache directory, or the default one."""
     return default_cache_dir(config.cache_dir)
+
+
+def recognizer_config(config: EngineConfig) -> ASRConfig:
+    """The ``[asr]`` section every entry point builds its recognizer from.
+
+    With ``asr.kb_hotwords`` the knowledge base's ``hotwords`` list is added to
+    ``asr.hotwords``, so the CLI, the HTTP endpoints, jobs and both WebSocket protocols
+    decode with the same hotwords.
+    """
+    if not config.asr.kb_hotwords:
+        return config.asr
+    from dataclasses import replace
+
+    from tingshuo.dialog.knowledge_base import KnowledgeBase
+
+    words = [
+        *config.asr.hotwords.split(),
+        *KnowledgeBase.hotwords_of(config.dialog.knowledge_base or None),
+    ]
+    return replace(config.asr, hotwords=" ".join(dict.fromkeys(words)))

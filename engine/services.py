@@ -18,7 +18,7 @@ import numpy as np
 from tingshuo.asr.base import ASR_SAMPLE_RATE, Recognizer, Transcript
 from tingshuo.core.audio import Audio
 from tingshuo.dialog.base import EmotionBridge, ReplyPolicy
-from tingshuo.engine.config import EngineConfig, cache_root
+from tingshuo.engine.config import EngineConfig, cache_root, recognizer_config
 from tingshuo.engine.metrics import Metrics
 from tingshuo.engine.workers import Batcher, WorkerPool
 from tingshuo.tts.base import Synthesizer
@@ -69,7 +69,7 @@ class Services:
         if recognizer is None:
             from tingshuo.asr.factory import build_recognizer
 
-            recognizer = build_recognizer(config.asr, cache_root(config))
+            recognizer = build_recognizer(recognizer_config(config), cache_root(config))
         synthesizer = given.get("synthesizer")
         if synthesizer is None:
             from tingshuo.tts.factory import build_synthesizer

@@ -49,6 +49,22 @@ def test_itn_leaves_words_alone(text: str) -> None:
     assert inverse_normalize(text) == text
 
 
+def _spoken_numbers() -> list[tuple[str, str]]:
+    import csv
+
+    from tingshuo.core.paths import repo_root
+
+    path = repo_root() / "benchmarks" / "data" / "spoken_numbers.tsv"
+    with path.open(encoding="utf-8") as f:
+        return [(r["spoken"], r["written"]) for r in csv.DictReader(f, delimiter="\t")]
+
+
+@pytest.mark.parametrize(("spoken", "written"), _spoken_numbers())
+def test_itn_on_the_spoken_numbers_set(spoken: str, written: str) -> None:
+    """Digit strings, phone and order numbers stay whole; words and dates stay as they are."""
+    assert inverse_normalize(spoken) == written
+
+
 def test_itn_never_raises_on_odd_input() -> None:
     weird = "十十十百千万亿点点 零点 百分之 🙂 abc 123"
     assert isinstance(inverse_normalize(weird), str)

@@ -64,3 +64,14 @@ def test_missing_and_invalid_file(tmp_path: Path) -> None:
     bad.write_text("[server\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad, env={})
+
+
+def test_recognizer_config_adds_the_kb_hotwords_once() -> None:
+    from tingshuo.engine.config import recognizer_config
+
+    cfg = load_config(env={}, overrides=["asr.hotwords=云朵记忆枕 听说"])
+    words = recognizer_config(cfg).hotwords.split()
+    assert words[:2] == ["云朵记忆枕", "听说"] and "极光降噪耳机" in words
+    assert words.count("云朵记忆枕") == 1
+    off = load_config(env={}, overrides=["asr.kb_hotwords=false"])
+    assert recognizer_config(off).hotwords == ""

@@ -61,6 +61,18 @@ def test_slot_extraction_fills_the_answer_and_asks_when_missing(kb: KnowledgeBas
     assert "88886666" in remembered.answer
 
 
+@pytest.mark.parametrize(
+    "said",
+    [
+        "我的订单号是二零二三一一零五一二三四",  # read digit by digit
+        "订单号二零二三 一一零五 一二三四",  # read in groups
+        "订单号2023-1105-1234",  # groups as Whisper writes them
+    ],
+)
+def test_spoken_order_numbers_fill_the_slot_whole(kb: KnowledgeBase, said: str) -> None:
+    assert kb.extract_slots(said)["order_id"] == "202311051234"
+
+
 def test_out_of_scope_gets_the_fallback(kb: KnowledgeBase) -> None:
     match = kb.match("帮我写一首关于月亮的诗")
     assert match.intent == FALLBACK_INTENT and match.answer == kb.fallback
@@ -89,3 +101,14 @@ def test_bad_kb_files(tmp_path: Path, encoder: SentenceEncoder, text: str, messa
         KnowledgeBase.from_file(path, encoder)
     with pytest.raises(KnowledgeBaseError, match="not found"):
         KnowledgeBase.from_file(tmp_path / "none.yaml", encoder)
+
+
+def test_hotwords_are_read_without_loading_the_kb(tmp_path: Path) -> None:
+    assert "云朵记忆枕" in KnowledgeBase.hotwords_of(None)
+    bare = tmp_path / "kb.yaml"
+    bare.write_text("intents: []\n", encoding="utf-8")
+    assert KnowledgeBase.hotwords_of(bare) == []
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hotwords: 云朵\n", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="hotwords"):
+        KnowledgeBase.hotwords_of(bad)
