@@ -76,6 +76,7 @@ def test_engine_deployment_probes_drain_and_runs_as_non_root() -> None:
     plain = {k: e["value"] for k, e in env.items() if "value" in e}
     config = load_config(env=plain)
     assert config.redis_url and config.security.trusted_proxies
+    assert config.server.job_workers == 0  # the worker Deployment runs the jobs
     drain_s = config.server.shutdown_timeout_s
     pre_stop = c["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[0] == "sleep"
@@ -104,6 +105,8 @@ def test_compose_file_passes_the_compose_spec_schema() -> None:
     assert {"proxy", "engine", "worker", "redis"} <= set(services)
     assert services["engine"]["deploy"]["replicas"] >= 2
     assert services["worker"]["command"] == ["tingshuo", "worker"]
+    engine_env = load_config(env=services["engine"]["environment"])
+    assert engine_env.server.job_workers == 0 and engine_env.redis_url.startswith("redis://")
     assert services["proxy"]["depends_on"]["engine"]["condition"] == "service_healthy"
     mount = services["proxy"]["volumes"][0].split(":")[0]
     assert (DEPLOY / mount).resolve() == DEPLOY / "haproxy" / "haproxy.cfg"
