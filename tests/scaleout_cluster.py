@@ -1,4 +1,4 @@
-"""Processes for the scale-out tests: engine replicas (model doubles), HAProxy on loopback.
+"""Processes for the scale-out tests: engine replicas and job workers (model doubles), HAProxy.
 
 HAProxy runs deploy/haproxy/haproxy.cfg itself, with only its ``bind`` and the compose
 ``server-template`` line swapped for loopback addresses.
@@ -77,6 +77,22 @@ def start_engine(tmp: Path, name: str, sets: dict[str, str], delay: float = 0.0)
         lambda: p.proc.poll() is None and httpx.get(p.base + "/readyz").status_code == 200,
         60,
         f"engine {name}",
+        [p],
+    )
+    return p
+
+
+def start_worker(tmp: Path, name: str, sets: dict[str, str], delay: float = 0.0) -> Proc:
+    """A job worker process on the doubles; returns once arq is polling the queue."""
+    cmd = [sys.executable, "-m", "tests.engine_double_process", "--worker"]
+    cmd += ["--results", str(tmp / f"{name}-results"), "--delay", str(delay)]
+    for k, v in sets.items():
+        cmd += ["--set", f"{k}={v}"]
+    p = Proc(_spawn(cmd, tmp / f"{name}.log"), tmp / f"{name}.log")
+    wait_until(
+        lambda: p.proc.poll() is None and "Starting worker" in p.log_text(),
+        60,
+        f"worker {name}",
         [p],
     )
     return p

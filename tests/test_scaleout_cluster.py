@@ -1,11 +1,13 @@
-"""The load balancer for real: HAProxy (deploy/haproxy/haproxy.cfg) in front of two engine
-processes sharing a real Redis, all on loopback; engines run the model doubles.
+"""Scale-out for real, on loopback: a real Redis, two engine processes, two arq job workers
+and HAProxy running deploy/haproxy/haproxy.cfg in front of the engines (model doubles).
 
 Shows: dialogue sessions (WebSocket upgrade) and HTTP calls through the proxy, spread over
 both replicas; X-Request-ID kept or made by the proxy and returned; the client's address (not
 the proxy's) reaching the engines' per-address limits, with a spoofed X-Forwarded-For ignored;
-a replica drained by SIGTERM while a reply is in flight: the reply finishes, HAProxy's
-/readyz checks take the replica out, new sessions go to the other one.
+a long-text job posted to one replica, run by a worker, fetched from the other; a worker
+killed mid-job and the job finished by the other worker; a replica drained by SIGTERM while a
+reply is in flight: the reply finishes, HAProxy's /readyz checks take the replica out, new
+sessions go to the other one.
 """
 
 from __future__ import annotations
@@ -22,11 +24,19 @@ import pytest
 import websockets
 
 from tests.engine_doubles import silence, speech_like
-from tests.scaleout_cluster import Proc, haproxy, server_states, start_engine, wait_until
+from tests.scaleout_cluster import (
+    Proc,
+    haproxy,
+    server_states,
+    start_engine,
+    start_worker,
+    wait_until,
+)
 from tingshuo.core.audio import float_to_pcm16
 
 pytestmark = pytest.mark.slow
 PER_IP = 30  # requests per minute per client address
+JOB_TIMEOUT_S = 8  # a worker's lease on a job is this + 10 s
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +48,25 @@ def cluster(redis_server: str, tmp_path_factory: pytest.TempPathFactory):  # noq
         "security.trusted_proxies": '["127.0.0.1"]',
         "security.http_requests_per_min_per_ip": str(PER_IP),
         "server.shutdown_timeout_s": "15",
+        "server.job_workers": "0",  # jobs run in the workers only
     }
-    engines: list[Proc] = []
+    worker_sets = {
+        "redis_url": redis_server,
+        "server.job_timeout_s": str(JOB_TIMEOUT_S),
+        "server.job_max_tries": "3",
+    }
+    procs: list[Proc] = []
     try:
         for name in ("engine-a", "engine-b"):
-            engines.append(start_engine(tmp, name, sets, delay=1.0))
+            procs.append(start_engine(tmp, name, sets, delay=1.0))
+        for name in ("worker-1", "worker-2"):
+            procs.append(start_worker(tmp, name, worker_sets, delay=1.0))
+        engines, workers = procs[:2], procs[2:]
         with haproxy(tmp, [e.base for e in engines]) as proxy:
-            yield proxy, engines
+            yield proxy, engines, workers
     finally:
-        for e in engines:
-            e.stop()
+        for p in procs:
+            p.stop()
 
 
 def dialog_events(url: str, on_reply_text: threading.Event | None = None) -> list[str]:
@@ -83,7 +102,7 @@ def dialog_sessions(engine: Proc) -> float:
 
 
 def test_http_calls_and_request_ids_through_the_proxy(cluster) -> None:  # noqa: ANN001
-    proxy, _ = cluster
+    proxy, _, _ = cluster
     r = httpx.post(proxy.base + "/api/synthesize", json={"text": "你好", "format": "base64"})
     assert r.status_code == 200 and len(r.json()["audio_base64"]) > 1000
     mine = httpx.get(proxy.base + "/api/voices", headers={"X-Request-ID": "client-req-42"})
@@ -95,7 +114,7 @@ def test_http_calls_and_request_ids_through_the_proxy(cluster) -> None:  # noqa:
 
 
 def test_client_address_reaches_the_engines_not_the_proxys(cluster) -> None:  # noqa: ANN001
-    proxy, _ = cluster
+    proxy, _, _ = cluster
 
     def client(addr: str) -> httpx.Client:
         return httpx.Client(transport=httpx.HTTPTransport(local_address=addr), timeout=10)
@@ -110,7 +129,7 @@ def test_client_address_reaches_the_engines_not_the_proxys(cluster) -> None:  # 
 
 
 def test_dialogue_sessions_through_the_proxy_use_both_replicas(cluster) -> None:  # noqa: ANN001
-    proxy, engines = cluster
+    proxy, engines, _ = cluster
     url = proxy.base.replace("http", "ws") + "/v1/dialog"
     results: list[list[str]] = []
     seen: list[tuple[float, float]] = []
@@ -134,8 +153,72 @@ def test_dialogue_sessions_through_the_proxy_use_both_replicas(cluster) -> None:
     assert any(a >= 1 and b >= 1 for a, b in seen), "leastconn spreads sessions over both"
 
 
+_polls = iter(range(2, 60_000))
+
+
+def poll(url: str) -> httpx.Response:
+    """GET from a fresh loopback address each time, so the low per-address limit set for
+    test_client_address_reaches_the_engines_not_the_proxys never throttles job polling."""
+    n = next(_polls)
+    transport = httpx.HTTPTransport(local_address=f"127.1.{n // 250}.{n % 250 + 1}")
+    with httpx.Client(transport=transport, timeout=10) as client:
+        return client.get(url)
+
+
+def wait_job(base: str, job_id: str, timeout: float, logs: list[Proc]) -> dict:
+    view: dict = {}
+
+    def finished() -> bool:
+        view.update(poll(f"{base}/api/jobs/{job_id}").json())
+        return view["status"] in ("done", "failed")
+
+    wait_until(finished, timeout, f"job {job_id}", logs)
+    return view
+
+
+def ran_it(worker: Proc, job_id: str) -> list[int]:
+    """The tries of ``job_id`` this worker started (from its log)."""
+    return [int(t) for t in re.findall(rf"job {job_id}: try (\d+)", worker.log_text())]
+
+
+def test_a_job_posted_to_one_replica_is_run_by_a_worker_and_fetched_from_the_other(cluster) -> None:  # noqa: ANN001
+    _, (a, b), workers = cluster
+    r = httpx.post(a.base + "/api/jobs", json={"text": "这是一个长文本任务。" * 2}, timeout=10)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    view = wait_job(b.base, job_id, 30, [a, b, *workers])
+    assert view["status"] == "done" and view["result_url"].startswith(b.base), view
+    wav = poll(view["result_url"])
+    assert wav.status_code == 200 and wav.content[:4] == b"RIFF"
+    assert sum(len(ran_it(w, job_id)) for w in workers) == 1  # one worker, once
+    for engine in (a, b):  # the engines only queued and served it
+        assert f"job {job_id}: try" not in engine.log_text()
+
+
+def test_a_worker_killed_mid_job_leaves_it_to_the_other(cluster) -> None:  # noqa: ANN001
+    proxy, (a, _), workers = cluster
+    text = "这是第一句比较长的话，用来测试。" * 5  # five segments of 1 s each
+    job_id = httpx.post(proxy.base + "/api/jobs", json={"text": text}, timeout=10).json()["id"]
+    wait_until(
+        lambda: poll(f"{a.base}/api/jobs/{job_id}").json()["progress"] >= 0.2,
+        20,
+        "the job to start",
+        workers,
+    )
+    (busy,) = [w for w in workers if ran_it(w, job_id)]
+    (other,) = [w for w in workers if w is not busy]
+    busy.stop(signal.SIGKILL)  # no goodbye: the lease has to run out
+    assert poll(f"{a.base}/api/jobs/{job_id}").json()["status"] == "running"
+    view = wait_job(proxy.base, job_id, JOB_TIMEOUT_S + 10 + 30, [other])
+    assert view["status"] == "done", view
+    assert ran_it(other, job_id) == [2]  # arq's second try, on the surviving worker
+    wav = poll(f"{proxy.base}/api/jobs/{job_id}/audio")
+    assert wav.status_code == 200 and wav.content[:4] == b"RIFF"
+    assert len(wav.content) > 5 * 16 * 0.12 * 24000  # all five segments
+
+
 def test_a_draining_replica_finishes_its_reply_and_new_sessions_go_elsewhere(cluster) -> None:  # noqa: ANN001
-    proxy, engines = cluster
+    proxy, engines, _ = cluster
     url = proxy.base.replace("http", "ws") + "/v1/dialog"
     replying = threading.Event()
     got: list[str] = []
