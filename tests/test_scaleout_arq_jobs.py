@@ -114,3 +114,22 @@ def test_a_job_that_keeps_timing_out_fails_after_its_tries(redis_url, tmp_path) 
     failed = store.get(job.id)
     assert failed.status == "failed" and "TimeoutError" in failed.error, failed
     assert synth.calls == 2  # one call per try: the first segment times out each time
+
+
+def test_an_engine_with_job_workers_runs_queued_jobs_itself(redis_url) -> None:  # noqa: ANN001
+    import time
+
+    import httpx
+
+    from tests.engine_server import engine_test_config, running_server
+
+    base_config = engine_test_config(warmup=False, job_workers=1)
+    config = dataclasses.replace(base_config, redis_url=redis_url)
+    with running_server(config, services_for(config, ToneSynthesizer())) as base:
+        job = httpx.post(base + "/api/jobs", json={"text": PARAMS["text"]}).json()
+        deadline = time.monotonic() + 30
+        while (view := httpx.get(f"{base}/api/jobs/{job['id']}").json())["status"] != "done":
+            assert time.monotonic() < deadline and view["status"] != "failed", view
+            time.sleep(0.1)
+        assert httpx.get(view["result_url"]).content[:4] == b"RIFF"
+    assert submit(redis_url) == 0  # acknowledged on the shared queue
