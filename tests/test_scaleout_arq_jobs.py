@@ -133,3 +133,14 @@ def test_an_engine_with_job_workers_runs_queued_jobs_itself(redis_url) -> None: 
             time.sleep(0.1)
         assert httpx.get(view["result_url"]).content[:4] == b"RIFF"
     assert submit(redis_url) == 0  # acknowledged on the shared queue
+
+
+def test_the_worker_command_needs_redis(monkeypatch) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from tingshuo.engine.cli import cli
+
+    monkeypatch.delenv("TINGSHUO_REDIS_URL", raising=False)
+    result = CliRunner().invoke(cli, ["worker"])
+    assert result.exit_code == 2 and "a worker needs redis_url" in result.output
+    assert "worker" in CliRunner().invoke(cli, ["--help"]).output
