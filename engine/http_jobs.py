@@ -88,8 +88,8 @@ class JobRunner:
     async def stop(self) -> None:
         """Stop the workers: queued jobs stay queued for the next start (SQLite) or for another
         worker (arq: a job cancelled here goes back to the shared queue)."""
-        if self.worker is not None:
-            with contextlib.suppress(Exception):
+        if self.worker is not None:  # cancels its running job: arq requeues it
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self.worker.close()
         for t in self.tasks:
             t.cancel()
