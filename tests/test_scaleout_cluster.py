@@ -5,7 +5,8 @@ Shows: dialogue sessions (WebSocket upgrade) and HTTP calls through the proxy, s
 both replicas; X-Request-ID kept or made by the proxy and returned; the client's address (not
 the proxy's) reaching the engines' per-address limits, with a spoofed X-Forwarded-For ignored;
 a long-text job posted to one replica, run by a worker, fetched from the other; a worker
-killed mid-job and the job finished by the other worker; a replica drained by SIGTERM while a
+killed mid-job and the job finished by the other worker; a worker stopped by SIGTERM finishing
+its running job first; a replica drained by SIGTERM while a
 reply is in flight: the reply finishes, HAProxy's /readyz checks take the replica out, new
 sessions go to the other one.
 """
@@ -215,6 +216,18 @@ def test_a_worker_killed_mid_job_leaves_it_to_the_other(cluster) -> None:  # noq
     wav = poll(f"{proxy.base}/api/jobs/{job_id}/audio")
     assert wav.status_code == 200 and wav.content[:4] == b"RIFF"
     assert len(wav.content) > 5 * 16 * 0.12 * 24000  # all five segments
+
+
+def test_sigterm_lets_a_workers_running_job_finish_before_it_exits(cluster) -> None:  # noqa: ANN001
+    proxy, _, workers = cluster
+    (alive,) = [w for w in workers if w.proc.poll() is None]  # the other one was killed above
+    text = "这是第一句比较长的话，用来测试。" * 3  # three segments of 1 s each
+    job_id = httpx.post(proxy.base + "/api/jobs", json={"text": text}, timeout=10).json()["id"]
+    wait_until(lambda: ran_it(alive, job_id) == [1], 20, "the worker to take the job", [alive])
+    alive.proc.send_signal(signal.SIGTERM)  # what Kubernetes and compose send
+    assert alive.proc.wait(30) in (0, -signal.SIGTERM)
+    view = poll(f"{proxy.base}/api/jobs/{job_id}").json()
+    assert view["status"] == "done", view  # finished within server.shutdown_timeout_s, not lost
 
 
 def test_a_draining_replica_finishes_its_reply_and_new_sessions_go_elsewhere(cluster) -> None:  # noqa: ANN001
