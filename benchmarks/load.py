@@ -7,6 +7,11 @@ capacity — ramp concurrent clients (1, 2, 3, 4, 6, 8, ...); each step runs for
   seconds with every client running sessions back to back. Capacity is the highest N whose
   p95 voice-to-voice latency is under ``--bound-ms`` with no errors.
 
+scaleout — capacity through HAProxy (deploy/haproxy/haproxy.cfg) in front of 1, then 2 spawned
+  replicas; prints the capacity ratio 2 replicas : 1. With ``--pin`` each replica runs on its
+  own share of the CPUs (replica i on cores i*k..), the 1-replica run on the first share only,
+  so the ratio shows what a second machine's worth of cores buys, proxy included.
+
 report — re-read a finished soak (``--out``): RSS floor per cycle of clips, fds, threads.
 
 soak — ``--sessions`` sequential sessions, then ``--minutes`` at ``--clients`` concurrent
@@ -23,6 +28,7 @@ Examples (run under the shared benchmark lock):
     flock /work/bench.lock python benchmarks/load.py capacity --bound-ms 4000 --step-s 60
     flock /work/bench.lock python benchmarks/load.py soak --sessions 1000 --minutes 30 --capacity 2
     python benchmarks/load.py soak --sessions 50 --minutes 2 --clients 1     # a short soak
+    flock /work/bench.lock python benchmarks/load.py scaleout --pin --set security.max_sessions_per_ip=0
 """
 
 from __future__ import annotations
@@ -56,7 +62,9 @@ def _free_port() -> int:
 class Server:
     """The engine under test: spawned here, or an existing one."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(
+        self, args: argparse.Namespace, name: str = "server", cpus: set[int] | None = None
+    ) -> None:
         self.proc: subprocess.Popen | None = None
         self.pid = args.server_pid
         if args.url:
@@ -68,13 +76,14 @@ class Server:
         for item in args.set:
             cmd += ["--set", item]
         cmd += ["serve", "--host", "127.0.0.1", "--port", str(port)]
-        self.log = open(Path(args.out) / "server.log", "w")  # noqa: SIM115
+        self.log = open(Path(args.out) / f"{name}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             cmd,
             cwd=Path(__file__).resolve().parent.parent,
             stdout=self.log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "OMP_NUM_THREADS": "2"},
+            env={**os.environ, "OMP_NUM_THREADS": str(len(cpus) if cpus else 2)},
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
         self.pid = self.proc.pid
         self._wait_ready(args.ready_timeout_s)
@@ -193,6 +202,46 @@ async def capacity(args: argparse.Namespace, server: Server, clips: list[Clip]) 
     return report
 
 
+def scaleout(args: argparse.Namespace, clips: list[Clip]) -> dict:
+    """Capacity through the proxy with 1 and 2 replicas, and their ratio."""
+    from load_proxy import Proxy
+
+    cpus = sorted(os.sched_getaffinity(0))
+    share = max(1, len(cpus) // 2)
+    runs: dict[int, dict] = {}
+    base_out = Path(args.out)
+    for replicas in (1, 2):
+        out = base_out / f"replicas-{replicas}"
+        out.mkdir(parents=True, exist_ok=True)
+        run_args = argparse.Namespace(**{**vars(args), "out": str(out)})
+        servers = [
+            Server(
+                run_args,
+                f"engine-{i + 1}",
+                set(cpus[i * share : (i + 1) * share]) if args.pin else None,
+            )
+            for i in range(replicas)
+        ]
+        proxy = Proxy(_free_port(), [s.base for s in servers], out)
+        try:
+            runs[replicas] = asyncio.run(capacity(run_args, proxy, clips))  # type: ignore[arg-type]
+        finally:
+            proxy.stop()
+            for s in servers:
+                s.stop()
+    one, two = runs[1]["capacity_clients"], runs[2]["capacity_clients"]
+    report = {
+        "capacity_1_replica": one,
+        "capacity_2_replicas": two,
+        "ratio": round(two / one, 2) if one else None,
+        "pinned": args.pin,
+        "cpus": cpus,
+        "bound_ms": args.bound_ms,
+    }
+    (base_out / "scaleout.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
 async def soak(args: argparse.Namespace, server: Server, clips: list[Clip]) -> dict:
     out = Path(args.out)
     t0 = time.time()
@@ -307,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("mode", choices=["capacity", "soak", "report"])
+    p.add_argument("mode", choices=["capacity", "soak", "report", "scaleout"])
+    p.add_argument("--pin", action="store_true", help="scaleout: one CPU share per replica")
     p.add_argument("--url", default="", help="existing server base URL (default: spawn one)")
     p.add_argument("--server-pid", type=int, default=None, help="PID to monitor with --url")
     p.add_argument(
@@ -357,6 +407,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.mode == "report":
         print(json.dumps(soak_report(args, len(clips)), indent=2))
+        return 0
+    if args.mode == "scaleout":
+        if args.url:
+            raise SystemExit("scaleout spawns its own replicas and proxy (no --url)")
+        report = scaleout(args, clips)
+        report["loadavg_end"] = os.getloadavg()
+        print(json.dumps(report, indent=2, default=str))
         return 0
     server = Server(args)
     try:

@@ -56,8 +56,8 @@ class EngineState:
         root = cache_root(config)
         self._tmp = tempfile.TemporaryDirectory(prefix="tingshuo-dl-")
         self.downloads = DownloadStore(Path(self._tmp.name), config.server.download_ttl_s)
-        if config.redis_url:  # replicas share jobs, queue and results
-            from tingshuo.engine.scaleout.redis_jobs import RedisJobStore
+        if config.redis_url:  # replicas share job records and results (queue: arq)
+            from tingshuo.engine.scaleout.job_records import RedisJobStore
 
             self.jobs: Any = RedisJobStore(config.redis_url, root / "jobs-redis-results")
         else:

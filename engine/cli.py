@@ -17,6 +17,7 @@ from tingshuo.engine.logs import configure as configure_logs
 # command name -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
     "serve": "tingshuo.engine.serve_cli:serve",
+    "worker": "tingshuo.engine.scaleout.worker_cli:worker",
     "transcribe": "tingshuo.engine.asr_cli:transcribe",
     "models": "tingshuo.engine.models_cli:models",
     "say": "tingshuo.engine.tts_cli:say",

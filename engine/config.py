@@ -38,7 +38,10 @@ class ServerConfig:
     reply_frame_ms: int = 100  # reply audio per binary frame
     download_ttl_s: float = 3600.0  # synthesized files expire after this long
     jobs_db: str = ""  # SQLite job store; empty: <cache>/jobs.sqlite3
-    job_workers: int = 1  # long-text jobs synthesized concurrently
+    job_workers: int = 1  # jobs run concurrently here (with redis_url, 0: only `tingshuo worker`s)
+    # with redis_url (arq): the longest a job may run; a dead worker's job reruns after this + 10 s
+    job_timeout_s: float = 600.0
+    job_max_tries: int = 3  # with redis_url: tries of one job (timeouts, dead workers)
     webhook_retries: int = 5  # delivery attempts after the first failure
     webhook_backoff_s: float = 1.0  # first retry delay; doubles each time
     webhook_timeout_s: float = 10.0

@@ -5,21 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import tempfile
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from tingshuo.core.audio import Audio
-from tingshuo.core.emotions import parse_emotion
-from tingshuo.dialog.reply_state import split_reply
 from tingshuo.engine.app import ApiError, EngineState, check_api_key, engine_state, require_services
 from tingshuo.engine.http_tts import make_style, speakable
-from tingshuo.engine.jobs import Job, deliver_webhook
-from tingshuo.tts.base import Style
+from tingshuo.engine.jobs import job_view, run_job
 
 log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(check_api_key)])
@@ -37,132 +31,73 @@ class JobRequest(BaseModel):
     webhook_url: str = Field("", description="POSTed the job's outcome when it ends")
 
 
-def job_view(job: Job, base: str) -> dict[str, Any]:
-    """The public JSON of a job."""
-    view: dict[str, Any] = {
-        "id": job.id,
-        "status": job.status,
-        "progress": round(job.progress, 3),
-        "created": job.created,
-        "updated": job.updated,
-        "error": job.error or None,
-        "duration": job.duration or None,
-        "result_url": f"{base}/api/jobs/{job.id}/audio" if job.status == "done" else None,
-    }
-    if job.webhook:
-        view["webhook"] = {
-            "status": job.webhook_status or "pending",
-            "attempts": job.webhook_attempts,
-        }
-    return view
-
-
 def _base(state: EngineState, request: Any) -> str:
     return state.config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
 
 
 class JobRunner:
-    """Runs queued jobs one (or ``server.job_workers``) at a time in the background."""
+    """Where ``POST /api/jobs`` sends a stored job.
+
+    One machine: an in-process queue and ``server.job_workers`` tasks. With ``redis_url``:
+    the arq queue shared by every replica (engine/scaleout/arq_jobs.py), run by
+    ``tingshuo worker`` processes and, when ``server.job_workers`` > 0, by an arq worker inside
+    this engine too.
+    """
 
     def __init__(self, state: EngineState) -> None:
         self.state = state
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
         self.base_url = state.config.server.public_url.rstrip("/")
+        self.arq: Any = None  # ArqJobQueue when replicas share Redis
+        self.worker: Any = None  # an in-process arq Worker
 
     def start(self) -> None:
         """Start workers and requeue jobs an earlier process left unfinished."""
+        services, srv = self.state.services, self.state.config.server
+        if self.state.config.redis_url:
+            from tingshuo.engine.scaleout.arq_jobs import ArqJobQueue, make_worker
+
+            self.arq = ArqJobQueue(self.state.config.redis_url)
+            if srv.job_workers > 0 and services is not None:
+                self.worker = make_worker(self.state.config, services, self.state.jobs)
+                self.tasks.append(asyncio.create_task(self.worker.async_run(), name="jobs-arq"))
+            return
         for job_id in self.state.jobs.unfinished():
             self.queue.put_nowait((job_id, self.base_url))
-        for i in range(max(1, self.state.config.server.job_workers)):
+        for i in range(max(1, srv.job_workers)):
             self.tasks.append(asyncio.create_task(self._work(), name=f"jobs-{i}"))
 
-    def submit(self, job_id: str, base_url: str) -> None:
-        """Queue a stored job (in the shared Redis queue when the store has one)."""
-        enqueue = getattr(self.state.jobs, "enqueue", None)
-        if enqueue is not None:
-            enqueue(job_id, base_url)
+    async def submit(self, job_id: str, base_url: str) -> None:
+        """Queue a stored job (on the shared arq queue when replicas share Redis)."""
+        if self.arq is not None:
+            await self.arq.submit(job_id, base_url)
             return
         self.queue.put_nowait((job_id, base_url))
 
-    async def _next(self) -> tuple[str, str]:
-        claim = getattr(self.state.jobs, "claim", None)  # engine/scaleout/redis_jobs.py
-        if claim is None:
-            return await self.queue.get()
-        while (item := await asyncio.to_thread(claim)) is None:
-            await asyncio.sleep(0.5)
-        return item
-
     async def _work(self) -> None:
         while True:
-            job_id, base = await self._next()
+            job_id, base = await self.queue.get()
             try:
-                await self._run(job_id, base)
+                await run_job(self.state.jobs, self.state.services, job_id, base)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("job %s crashed", job_id)
-            finally:
-                finish = getattr(self.state.jobs, "finish", None)
-                if finish is not None:
-                    finish(job_id)
-
-    async def _run(self, job_id: str, base: str) -> None:
-        store, services = self.state.jobs, self.state.services
-        job = store.get(job_id)
-        if job is None or services is None:
-            return
-        store.update(job_id, status="running", progress=0.0)
-        p = job.params
-        try:
-            style = Style(
-                emotion=parse_emotion(p["emotion"]),
-                intensity=p["intensity"],
-                rate=p.get("speed", 1.0),  # jobs stored before speed existed have none
-            )
-            parts: list[Audio] = []
-            segments = split_reply(p["text"], services.config.tts.max_segment_chars)
-            for i, seg in enumerate(segments):
-                audio = await services.run(
-                    "synthesize", services.synthesizer.synthesize, seg, style, p["voice"] or None
-                )
-                parts.append(audio)
-                store.update(job_id, progress=(i + 1) / len(segments))
-            audio = Audio.concat(parts)
-            name = f"{job_id}.wav"
-            fd, tmp = tempfile.mkstemp(dir=store.dir, prefix=".part-")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(audio.to_wav_bytes(p.get("sample_rate")))
-            os.replace(tmp, store.dir / name)
-            store.update(
-                job_id, status="done", result=name, duration=round(audio.duration, 3), progress=1.0
-            )
-            services.metrics.jobs.labels("done").inc()
-        except Exception as exc:
-            log.exception("job %s failed", job_id)
-            store.update(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
-            services.metrics.jobs.labels("failed").inc()
-        job = store.get(job_id)
-        if job is not None and job.webhook:
-            srv = self.state.config.server
-            ok, attempts = await deliver_webhook(
-                job.webhook,
-                job_view(job, base),
-                srv.webhook_retries,
-                srv.webhook_backoff_s,
-                srv.webhook_timeout_s,
-            )
-            store.update(
-                job_id, webhook_status="delivered" if ok else "failed", webhook_attempts=attempts
-            )
 
     async def stop(self) -> None:
-        """Cancel the workers (queued jobs stay queued in the store for the next start)."""
+        """Stop the workers: queued jobs stay queued for the next start (SQLite) or for another
+        worker (arq: a job cancelled here goes back to the shared queue)."""
+        if self.worker is not None:  # cancels its running job: arq requeues it
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self.worker.close()
         for t in self.tasks:
             t.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks.clear()
+        if self.arq is not None:
+            await self.arq.close()
 
 
 @router.post("/api/jobs", tags=["jobs"], status_code=202)
@@ -201,7 +136,7 @@ async def create_job(body: JobRequest, request: Request) -> dict[str, Any]:
     }
     job = state.jobs.create(params, body.webhook_url)
     base = _base(state, request)
-    state.job_runner.submit(job.id, base)
+    await state.job_runner.submit(job.id, base)
     return job_view(job, base)
 
 

@@ -1,17 +1,23 @@
-"""Long-text synthesis jobs: an embedded SQLite store, a runner, webhook delivery.
+"""Long-text synthesis jobs: an embedded SQLite store, running one job, webhook delivery.
 
-``POST /api/jobs`` stores a job and returns at once; a background runner synthesizes it
-segment by segment on the worker pool, writes the WAV next to the database and, when the
-job names a webhook, POSTs the outcome there with retries and exponential backoff.
-Jobs left ``queued`` or ``running`` by a previous process are picked up again on start.
+``POST /api/jobs`` stores a job and returns at once; :func:`run_job` synthesizes it segment by
+segment on the worker pool, writes the WAV next to the store and, when the job names a
+webhook, POSTs the outcome there with retries and exponential backoff. Who calls it:
+
+* one machine (no ``redis_url``): the engine's in-process runner (engine/http_jobs.py) on
+  this SQLite store; jobs left ``queued`` or ``running`` by a previous process run again;
+* replicas (``redis_url``): arq workers (engine/scaleout/arq_jobs.py) on the Redis records
+  (engine/scaleout/job_records.py), so any replica serves any job's status and audio.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import sqlite3
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +26,11 @@ from typing import Any
 
 import httpx
 import tenacity
+
+from tingshuo.core.audio import Audio
+from tingshuo.core.emotions import parse_emotion
+from tingshuo.dialog.reply_state import split_reply
+from tingshuo.tts.base import Style
 
 log = logging.getLogger(__name__)
 
@@ -165,3 +176,100 @@ async def deliver_webhook(
         except (httpx.HTTPError, _NotDelivered):
             return False, attempts
     return True, attempts
+
+
+def job_view(job: Job, base: str) -> dict[str, Any]:
+    """The public JSON of a job (also the webhook's payload)."""
+    view: dict[str, Any] = {
+        "id": job.id,
+        "status": job.status,
+        "progress": round(job.progress, 3),
+        "created": job.created,
+        "updated": job.updated,
+        "error": job.error or None,
+        "duration": job.duration or None,
+        "result_url": f"{base}/api/jobs/{job.id}/audio" if job.status == "done" else None,
+    }
+    if job.webhook:
+        view["webhook"] = {
+            "status": job.webhook_status or "pending",
+            "attempts": job.webhook_attempts,
+        }
+    return view
+
+
+class TransientJobError(Exception):
+    """A job failed for a reason that may pass (a model call timed out): worth a retry."""
+
+
+async def run_job(
+    store: Any, services: Any, job_id: str, base: str, final_try: bool = True
+) -> None:
+    """Synthesize one stored job into ``store.dir``, record the outcome, deliver its webhook.
+
+    Idempotent, so a queue may run it again after a worker died: a job already ``done`` or
+    ``failed`` only has its webhook (re)delivered when that is still pending. A model call
+    that timed out raises :class:`TransientJobError` (job back to ``queued``) unless
+    ``final_try``; any other error fails the job.
+    """
+    job = store.get(job_id)
+    if job is None:
+        return
+    if job.status not in ("done", "failed"):
+        await _synthesize(store, services, job, final_try)
+        job = store.get(job_id)
+    if job is not None and job.webhook and job.webhook_status not in ("delivered", "failed"):
+        srv = services.config.server
+        ok, attempts = await deliver_webhook(
+            job.webhook,
+            job_view(job, base),
+            srv.webhook_retries,
+            srv.webhook_backoff_s,
+            srv.webhook_timeout_s,
+        )
+        store.update(
+            job_id, webhook_status="delivered" if ok else "failed", webhook_attempts=attempts
+        )
+
+
+async def _synthesize(store: Any, services: Any, job: Job, final_try: bool) -> None:
+    store.update(job.id, status="running", progress=0.0)
+    p = job.params
+    try:
+        style = Style(
+            emotion=parse_emotion(p["emotion"]),
+            intensity=p["intensity"],
+            rate=p.get("speed", 1.0),  # jobs stored before speed existed have none
+        )
+        parts: list[Audio] = []
+        segments = split_reply(p["text"], services.config.tts.max_segment_chars)
+        for i, seg in enumerate(segments):
+            audio = await services.run(
+                "synthesize", services.synthesizer.synthesize, seg, style, p["voice"] or None
+            )
+            parts.append(audio)
+            store.update(job.id, progress=(i + 1) / len(segments))
+        audio = Audio.concat(parts)
+        name = f"{job.id}.wav"
+        fd, tmp = tempfile.mkstemp(dir=store.dir, prefix=".part-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(audio.to_wav_bytes(p.get("sample_rate")))
+        os.replace(tmp, store.dir / name)
+        store.update(
+            job.id, status="done", result=name, duration=round(audio.duration, 3), progress=1.0
+        )
+        services.metrics.jobs.labels("done").inc()
+    except TimeoutError as exc:
+        if not final_try:
+            log.warning("job %s: %s; to be retried", job.id, exc)
+            store.update(job.id, status="queued", error=f"retrying after: {exc}")
+            raise TransientJobError(str(exc)) from exc
+        _failed(store, services, job.id, exc)
+    except Exception as exc:
+        _failed(store, services, job.id, exc)
+
+
+def _failed(store: Any, services: Any, job_id: str, exc: Exception) -> None:
+    log.error("job %s failed: %s: %s", job_id, type(exc).__name__, exc)
+    store.update(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+    services.metrics.jobs.labels("failed").inc()

@@ -37,6 +37,9 @@ def build_server(config: EngineConfig, app=None):  # noqa: ANN001, ANN201
         ws_ping_interval=20,
         timeout_graceful_shutdown=int(config.server.shutdown_timeout_s) + 5,
         lifespan="on",
+        # the client address comes from security.trusted_proxies alone (engine/security/
+        # origin.py); uvicorn's own X-Forwarded-For handling would trust any loopback peer
+        proxy_headers=False,
     )
     return GracefulServer(uv_config)
 

@@ -67,3 +67,17 @@ def test_sessions_on_real_speech_are_measured_and_reported(asr_dev, tmp_path) ->
     sessions = [{**row, "t_s": 1.0} for row in rows]
     load_report.plot_soak(samples, sessions, tmp_path / "s.png")
     assert (tmp_path / "c.png").stat().st_size > 5000 and (tmp_path / "s.png").stat().st_size > 5000
+
+
+@pytest.mark.skipif(__import__("shutil").which("haproxy") is None, reason="haproxy not installed")
+def test_the_scaleout_proxy_config_is_the_deployment_one_on_loopback(tmp_path) -> None:  # noqa: ANN001
+    import subprocess
+
+    load_proxy = pytest.importorskip("load_proxy")
+    text = load_proxy.render(18080, ["http://127.0.0.1:18001", "http://127.0.0.1:18002"])
+    assert "bind 127.0.0.1:18080" in text and "\n    server-template" not in text
+    assert "server engine2 127.0.0.1:18002 check" in text
+    assert "http-check send meth GET uri /readyz" in text  # the deployment's checks, unchanged
+    (tmp_path / "h.cfg").write_text(text)
+    run = subprocess.run(["haproxy", "-c", "-f", str(tmp_path / "h.cfg")], capture_output=True)
+    assert run.returncode == 0, run.stderr

@@ -81,7 +81,7 @@ class RedisSynthesisCache:
         name = self.prefix + key
         try:
             with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hmget(name, "rate", "samples")
+                pipe.hmget(name, ["rate", "samples"])
                 pipe.expire(name, self.ttl_s)
                 (rate, samples), _ = pipe.execute()
         except self._errors_cls as exc:

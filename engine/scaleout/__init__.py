@@ -1,8 +1,7 @@
 """Scale-out backends: what engine replicas share through Redis when ``redis_url`` is set.
 
-* :mod:`engine.scaleout.redis_cache` — the synthesis cache (same interface as
-  ``tts.cache.SynthesisCache``: ``get``/``put``/``stats``/``enabled``)
-* :mod:`engine.scaleout.redis_jobs` — the long-text job store and queue (same interface as
-  ``engine.jobs.JobStore`` plus a shared, lease-based queue)
+* the synthesis cache: :mod:`tts.redis_cache`
+* long-text jobs: records and results in :mod:`engine.scaleout.job_records`, the queue on arq
+  (:mod:`engine.scaleout.arq_jobs`), run by ``tingshuo worker`` (:mod:`engine.scaleout.worker_cli`)
 * rate limits: :mod:`engine.security.redis_store`
 """

@@ -1,13 +1,8 @@
-"""The long-text job store and queue in Redis, shared by every engine replica.
+"""Long-text job records in Redis, shared by every engine replica and job worker.
 
 Same interface as ``engine.jobs.JobStore`` (``create``/``get``/``update``/``unfinished``/
-``result_path``/``close`` and the local results folder ``dir``), plus a shared queue:
-
-* ``enqueue(job_id, base_url)`` — any replica may run the job;
-* ``claim()`` — atomically take the oldest queued job and hold it under a lease of
-  ``lease_s`` seconds (extended on every progress update); jobs whose lease ran out (their
-  replica died) go back to the front of the queue first, so nothing is lost;
-* ``finish(job_id)`` — drop the lease.
+``result_path``/``close`` and the local results folder ``dir``). The queue itself (delivery,
+leases, retries) is arq's: engine/scaleout/arq_jobs.py.
 
 Jobs are Redis hashes (``<prefix>job:<id>``) that expire ``ttl_s`` after their last update;
 the finished WAV is stored in Redis too (``<prefix>wav:<id>``) so any replica can serve it,
@@ -29,22 +24,6 @@ from typing import Any
 
 JOB_ID = re.compile(r"^job_[A-Za-z0-9_-]{16,64}$")
 
-# KEYS: queue list, processing zset. ARGV: lease seconds.
-# Returns the claimed queue entry, or false.
-_CLAIM = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
-for _, entry in ipairs(stale) do
-  redis.call('ZREM', KEYS[2], entry)
-  redis.call('LPUSH', KEYS[1], entry)
-end
-local entry = redis.call('LPOP', KEYS[1])
-if not entry then return false end
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), entry)
-return entry
-"""
-
 _FIELDS = (
     "id", "status", "params", "webhook", "created", "updated", "progress", "result",
     "duration", "error", "webhook_status", "webhook_attempts",
@@ -53,14 +32,13 @@ _FLOATS = {"created", "updated", "progress", "duration"}
 
 
 class RedisJobStore:
-    """Jobs, their queue and their results in Redis."""
+    """Jobs and their results in Redis."""
 
     def __init__(
         self,
         url: str,
         results_dir: str | Path,
         prefix: str = "tingshuo:jobs:",
-        lease_s: float = 600.0,
         ttl_s: int = 7 * 24 * 3600,
         client: Any = None,
     ) -> None:
@@ -69,19 +47,15 @@ class RedisJobStore:
         self._redis = client or redis.Redis.from_url(
             url, socket_timeout=5.0, socket_connect_timeout=2.0
         )
-        self.prefix, self.lease_s, self.ttl_s = prefix, lease_s, ttl_s
+        self.prefix, self.ttl_s = prefix, ttl_s
         self.dir = Path(results_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._queue, self._processing = prefix + "queue", prefix + "processing"
-        self._claim = self._redis.register_script(_CLAIM)
-        self._leases: dict[str, str] = {}  # job id -> queue entry held by this process
 
     def _key(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
 
-    # ---- the JobStore interface ----
     def create(self, params: dict[str, Any], webhook: str = "") -> Any:
-        """Store a queued job with an unguessable id (queue it with :meth:`enqueue`)."""
+        """Store a queued job with an unguessable id (arq_jobs.ArqJobQueue queues it)."""
         job_id = "job_" + secrets.token_urlsafe(18)
         now = time.time()
         fields: dict[str, str | float | int] = {
@@ -129,13 +103,10 @@ class RedisJobStore:
             if fields.get("status") == "done" and fields.get("result"):
                 data = (self.dir / fields["result"]).read_bytes()
                 pipe.set(f"{self.prefix}wav:{job_id}", data, ex=self.ttl_s)
-            entry = self._leases.get(job_id)
-            if entry is not None:  # progress: the job is alive, extend its lease
-                pipe.zadd(self._processing, {entry: time.time() + self.lease_s}, xx=True)
             pipe.execute()
 
     def unfinished(self) -> list[str]:
-        """Nothing to requeue locally: stale leases return to the shared queue in :meth:`claim`."""
+        """Nothing to requeue locally: arq gives a dead worker's job to another worker."""
         return []
 
     def result_path(self, job: Any) -> Path | None:
@@ -157,30 +128,6 @@ class RedisJobStore:
     def close(self) -> None:
         """Close the connection pool."""
         self._redis.close()
-
-    # ---- the shared queue ----
-    def enqueue(self, job_id: str, base_url: str = "") -> None:
-        """Queue a stored job for whichever replica claims it first."""
-        self._redis.rpush(self._queue, json.dumps([job_id, base_url]))
-
-    def claim(self) -> tuple[str, str] | None:
-        """The oldest queued job as ``(id, base_url)``, now leased to this process; or None."""
-        entry = self._claim(keys=[self._queue, self._processing], args=[self.lease_s])
-        if not entry:
-            return None
-        job_id, base = json.loads(entry)
-        self._leases[job_id] = entry.decode() if isinstance(entry, bytes) else entry
-        return job_id, base
-
-    def finish(self, job_id: str) -> None:
-        """Drop the lease of a job this process ran (whatever its outcome)."""
-        entry = self._leases.pop(job_id, None)
-        if entry is not None:
-            self._redis.zrem(self._processing, entry)
-
-    def queued(self) -> int:
-        """Jobs waiting in the shared queue."""
-        return int(self._redis.llen(self._queue))
 
 
 def _encode(value: Any) -> Any:
