@@ -112,12 +112,14 @@ class TrainedBridge:
         encoder: EncoderStates | None = None,
         speaker: Any = None,
         features: SpeechFeatures | None = None,
+        learn: bool = True,
     ) -> UserEmotion:
         """Emotion from audio, text or both (fused).
 
         ``encoder``: the recognizer's pooled states of ``audio`` (else the prosody-only head);
         ``speaker``: a :class:`SpeakerProfile` to normalise against, updated with this
-        utterance afterwards; ``features``: already measured features of ``audio``.
+        utterance afterwards unless ``learn`` is false; ``features``: already measured
+        features (instead of ``audio``).
         Raises :class:`EmotionInputError` when neither usable audio nor text is given.
         """
         text = (text or "").strip() or None
@@ -134,7 +136,7 @@ class TrainedBridge:
                 log.debug("audio ignored, answering from text")
             if feats is not None:
                 speech = self.speech_log_probs(feats, speaker)
-                if speaker is not None:
+                if speaker is not None and learn:
                     speaker.add(feats)
         text_p = self.text_probs(text) if text is not None else None
         if speech is not None and text_p is not None:
