@@ -507,12 +507,14 @@ def train(
         log(f"{name} branch: T={t:.3f}")
     text_lps = {k: v for k, v in lps.items() if k != "use"}
     mix_no_use, f_no_use = _best_mix(text_lps, y[hold])
-    t_no_use = fit_temperature(sum(w * text_lps[k] for k, w in mix_no_use.items()), y[hold])
+    t_no_use = fit_temperature(
+        np.asarray(sum(w * text_lps[k] for k, w in mix_no_use.items())), y[hold]
+    )
     log(f"char+word mix {mix_no_use} T={t_no_use:.3f} hold-out macro-F1={f_no_use:.4f}")
     mix, t_all = mix_no_use, t_no_use
     if "use" in lps:
         mix, f_all = _best_mix(lps, y[hold])
-        t_all = fit_temperature(sum(w * lps[k] for k, w in mix.items()), y[hold])
+        t_all = fit_temperature(np.asarray(sum(w * lps[k] for k, w in mix.items())), y[hold])
         log(f"char+word+use mix {mix} T={t_all:.3f} hold-out macro-F1={f_all:.4f}")
     return TextEmotionModel(
         classes=classes,

@@ -6,7 +6,7 @@ the expected calibration error uses 10 equal-width bins of the top-class probabi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ def ece(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
     return float(total)
 
 
-def macro_f1(y: np.ndarray, pred: np.ndarray, labels: Sequence[int]) -> float:
+def macro_f1(y: np.ndarray, pred: np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
     """Macro-F1 over ``labels`` (class indices)."""
     from sklearn.metrics import f1_score
 
@@ -67,7 +67,7 @@ def index(names: Sequence[str]) -> np.ndarray:
     return np.array([CANONICAL.index(str(n)) for n in names])
 
 
-def fit_head(x: np.ndarray, y: Sequence[str], c: float, seed: int = 0) -> Any:
+def fit_head(x: np.ndarray, y: Sequence[str] | np.ndarray, c: float, seed: int = 0) -> Any:
     """Class-balanced multinomial logistic regression (scikit-learn)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -218,7 +218,7 @@ def plot_reliability(
 
 def plot_curves(
     xs: Sequence[float],
-    series: dict[str, Sequence[float]],
+    series: Mapping[str, Sequence[float]],
     xlabel: str,
     path: Path,
     log_x: bool = True,
