@@ -186,11 +186,11 @@ def text_benchmark(
         except FileNotFoundError:
             continue
         y = ev.index(labels)
-        m = np.isin(y, six)
+        emb = embed_cached(texts, cache, encoder.encode) if ckpt.text.has_use else None
+        m = np.isin(y, six)  # CPED hate rows left out of the six-class score
         texts = [t for t, k in zip(texts, m, strict=True) if k]
         y = y[m]
-        emb = embed_cached(texts, cache, encoder.encode) if ckpt.text.has_use else None
-        p = ckpt.text.predict_proba(texts, embeddings=emb)
+        p = ckpt.text.predict_proba(texts, embeddings=None if emb is None else emb[m])
         row = {
             "n": len(y),
             "macro_f1": ev.macro_f1(y, p.argmax(1), six),

@@ -89,7 +89,11 @@ def load_or_train_text_model(
     texts = [t for p in parts for t in p[0]]
     labels = [lab for p in parts for lab in p[1]]
     use = encoder if cfg.text_use else None
-    emb = embed_cached(texts, cache_dir, use) if use is not None else None
+    emb = (
+        np.concatenate([embed_cached(p[0], cache_dir, use) for p in parts])
+        if use is not None
+        else None
+    )  # per split, so each split's embeddings are cached (and reused by evaluation) once
     model = te.train(texts, labels, embeddings=emb, seed=cfg.seed, log=say)
     model.encoder = use
     metrics = evaluate_text(model, shared_dir, cache_dir, use)
