@@ -105,7 +105,7 @@ SESSION_TURNS = 10
 
 
 def running_baseline_f1(
-    feats: CorpusFeatures, c: float, casia: list[str], turns: int, seeds: int = 3
+    feats: CorpusFeatures, c: float, alpha: float, casia: list[str], turns: int, seeds: int = 3
 ) -> dict[str, float]:
     """CASIA LOSO as the engine meets a user: the held-out speaker's clips in random sessions
     of ``turns``, each normalised against the session's earlier turns only (shrunk toward the
@@ -117,7 +117,7 @@ def running_baseline_f1(
     raw = np.hstack(
         [feats.encoder.astype(np.float64), select_prosody(feats.prosody).astype(np.float64)]
     )
-    x_full, _ = _design(feats)
+    x_full, _ = _design(feats, alpha)
     y, spk = feats.emotion, feats.speaker
     out = {}
     for s in casia:
@@ -135,15 +135,16 @@ def running_baseline_f1(
                     base = SpeakerBaseline(prior.mean, prior.var, DEFAULT_PRIOR_WEIGHT)
                 z[j] = base.normalise(raw[idx[j]])
                 base.add(raw[idx[j]])
+            z[:, 1024:] *= alpha  # the prosody scale the head was trained with
             pred = ev.canonical_logits(clf, z).argmax(1)
             scores.append(ev.macro_f1(yi, pred, sorted(set(yi.tolist()))))
         out[s] = float(np.mean(scores))
     return out
 
 
-def speech_benchmark(feats: CorpusFeatures, c: float, out: Path) -> dict[str, Any]:
+def speech_benchmark(feats: CorpusFeatures, c: float, alpha: float, out: Path) -> dict[str, Any]:
     """LOSO of the bridge recipe, the plain-LR reference and majority; cross-corpus."""
-    x_full, _ = _design(feats)
+    x_full, _ = _design(feats, alpha)
     y, spk = feats.emotion, feats.speaker
     casia = sorted(set(spk[feats.corpus == "casia-2spk"]))
     speakers = sorted(set(spk))
@@ -169,7 +170,7 @@ def speech_benchmark(feats: CorpusFeatures, c: float, out: Path) -> dict[str, An
         vals, counts = np.unique(y[tr], return_counts=True)
         pred = np.full(len(y_idx[s]), ev.index([vals[counts.argmax()]])[0])
         majority[s] = ev.macro_f1(y_idx[s], pred, labels[s])
-    session = running_baseline_f1(feats, c, casia, turns=SESSION_TURNS)
+    session = running_baseline_f1(feats, c, alpha, casia, turns=SESSION_TURNS)
     cy = np.concatenate([y_idx[s] for s in casia])
     cp = np.concatenate([probs[s] for s in casia])
     ev.plot_confusion(
@@ -268,11 +269,12 @@ def main() -> None:
     cache = cache_root(EngineConfig())
     shared = shared_dir()
     meta = json.loads((Path(args.checkpoint) / "bridge.json").read_text(encoding="utf-8"))
-    c = float(json.loads((Path(args.checkpoint) / "metrics.json").read_text())["speech"]["c"])
+    trained = json.loads((Path(args.checkpoint) / "metrics.json").read_text())["speech"]
+    c, alpha = float(trained["c"]), float(trained.get("prosody_scale", 1.0))
     feats = CorpusFeatures.concat(
         [load_features(cache_path(cache, k)) for k in ("casia-2spk", "emodb")]
     )
-    sp = speech_benchmark(feats, c, fig_dir)
+    sp = speech_benchmark(feats, c, alpha, fig_dir)
     tx = text_benchmark(ckpt, encoder, cache, shared)
     tau = ckpt.min_confidence
     # fused on CASIA: OOF speech x text of the transcripts, the checkpoint's fusion
@@ -348,7 +350,7 @@ def main() -> None:
         lines.append(args.note)
     lines += [
         "",
-        f"## Speech, leave-one-speaker-out ({sp['clips']} clips, {sp['n_speakers']} speakers; C={c:g})",
+        f"## Speech, leave-one-speaker-out ({sp['clips']} clips, {sp['n_speakers']} speakers; C={c:g}, prosody x{alpha:g})",
         "",
         "| figure | bridge (encoder states + prosody, per-speaker z) | plain LR reference | majority |",
         "|---|---|---|---|",

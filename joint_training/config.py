@@ -31,6 +31,7 @@ class BridgeTrainConfig:
     out_dir: str = "runs/bridge"  # checkpoint, metrics, curves and confusion PNGs
     corpora: tuple[str, ...] = ("casia-2spk", "emodb")
     c_grid: tuple[str, ...] = ("0.0003", "0.001", "0.003", "0.01", "0.03", "0.1")  # LR inverse L2
+    prosody_scales: tuple[str, ...] = ("1", "3")  # prosodic columns x this in the full head (swept)
     prosody_c: float = 0.1  # the prosody-only head's inverse L2
     prior_weight: float = 4.0  # turns the corpus statistics count as in a session baseline
     target_precision: float = 0.7  # the threshold keeps OOF predictions at least this right

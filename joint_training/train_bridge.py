@@ -33,6 +33,7 @@ import numpy as np
 from tingshuo.dialog.checkpoint import BridgeCheckpoint, Fusion, save_checkpoint
 from tingshuo.dialog.speaker_norm import speaker_zscore
 from tingshuo.dialog.speech_emotion import (
+    ENCODER_POOLED_DIM,
     CorpusStats,
     LinearHead,
     SpeechEmotionModel,
@@ -61,11 +62,22 @@ def corpus_stats(x: np.ndarray, speakers: np.ndarray) -> CorpusStats:
     )
 
 
-def _design(f: CorpusFeatures) -> tuple[np.ndarray, np.ndarray]:
-    """(full z-scored features, prosody-only z-scored features), per speaker."""
+def _design(f: CorpusFeatures, prosody_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(full z-scored features, prosody-only z-scored features), per speaker.
+
+    In the full design the 23 prosodic columns are multiplied by ``prosody_scale`` so the L2
+    penalty does not drown them among 1024 encoder columns; the saved coefficients absorb
+    the factor, so inference z-scores alone."""
     zp = speaker_zscore(select_prosody(f.prosody).astype(np.float64), f.speaker)
     ze = speaker_zscore(f.encoder.astype(np.float64), f.speaker)
-    return np.hstack([ze, zp]), zp
+    return np.hstack([ze, prosody_scale * zp]), zp
+
+
+def _unscale(coef: np.ndarray, prosody_scale: float) -> np.ndarray:
+    """Coefficients on plain z-scores: the prosodic columns absorb the training scale."""
+    out = np.array(coef, dtype=np.float64)
+    out[:, ENCODER_POOLED_DIM:] *= prosody_scale
+    return out
 
 
 def _per_speaker_f1(
@@ -96,47 +108,43 @@ def train_bridge(
         f"speech features: {len(feats)} clips, {len(set(feats.speaker))} speakers "
         f"({time.perf_counter() - start:.0f} s)"
     )
-    x_full, x_pros = _design(feats)
+    designs = {float(a): _design(feats, float(a)) for a in cfg.prosody_scales}
+    x_pros = next(iter(designs.values()))[1]
     y, spk = feats.emotion, feats.speaker
     speakers = sorted(set(spk))
     y_idx = {s: ev.index(y[spk == s]) for s in speakers}
     labels = {s: sorted(set(y_idx[s].tolist())) for s in speakers}
     casia_spk = sorted(set(spk[feats.corpus == CASIA]))
 
-    # 2. C sweep, LOSO over every speaker
+    # 2. C (and prosody scale) sweep, LOSO over every speaker
     grid = [float(c) for c in cfg.c_grid]
-    curve: dict[str, list[float]] = {
-        "mean speaker macro-F1": [],
-        "CASIA LOSO macro-F1": [],
-        "log-loss (OOF, T=1)": [],
-    }
-    sweeps = {}
-    for c in grid:
-        lg = ev.loso_logits(x_full, y, spk, c)
-        f1 = _per_speaker_f1(lg, y_idx, labels)
-        allp = ev.softmax(
-            np.where(
-                np.isfinite(np.concatenate(list(lg.values()))),
-                np.concatenate(list(lg.values())),
-                -1e4,
+    curve: dict[str, list[float]] = {}
+    sweeps: dict[tuple[float, float], tuple[dict[str, np.ndarray], dict[str, float]]] = {}
+    score: dict[tuple[float, float], float] = {}
+    for alpha, (x_a, _) in designs.items():
+        names = [
+            f"{k}, prosody x{alpha:g}"
+            for k in ("mean speaker macro-F1", "CASIA LOSO macro-F1", "log-loss (OOF, T=1)")
+        ]
+        for name in names:
+            curve[name] = []
+        for c in grid:
+            lg = ev.loso_logits(x_a, y, spk, c)
+            f1 = _per_speaker_f1(lg, y_idx, labels)
+            z = np.concatenate(list(lg.values()))
+            allp = ev.softmax(np.where(np.isfinite(z), z, -1e4))
+            yy = np.concatenate([y_idx[s] for s in lg])
+            score[(alpha, c)] = float(np.mean(list(f1.values())))
+            curve[names[0]].append(score[(alpha, c)])
+            curve[names[1]].append(float(np.mean([f1[s] for s in casia_spk])) if casia_spk else 0.0)
+            curve[names[2]].append(float(-np.log(allp[np.arange(len(yy)), yy] + 1e-12).mean()))
+            sweeps[(alpha, c)] = (lg, f1)
+            say(
+                f"prosody x{alpha:g}, C={c:g}: mean speaker F1 {score[(alpha, c)]:.3f}, CASIA {curve[names[1]][-1]:.3f}"
             )
-        )
-        yy = np.concatenate([y_idx[s] for s in lg])
-        curve["mean speaker macro-F1"].append(float(np.mean(list(f1.values()))))
-        curve["CASIA LOSO macro-F1"].append(
-            float(np.mean([f1[s] for s in casia_spk])) if casia_spk else 0.0
-        )
-        curve["log-loss (OOF, T=1)"].append(
-            float(-np.log(allp[np.arange(len(yy)), yy] + 1e-12).mean())
-        )
-        sweeps[c] = (lg, f1)
-        say(
-            f"C={c:g}: mean speaker F1 {curve['mean speaker macro-F1'][-1]:.3f}, "
-            f"CASIA {curve['CASIA LOSO macro-F1'][-1]:.3f}"
-        )
-    best = int(np.argmax(curve["mean speaker macro-F1"]))
-    c_best = grid[best]
-    oof, f1_best = sweeps[c_best]
+    alpha_best, c_best = max(score, key=lambda k: score[k])
+    x_full = designs[alpha_best][0]
+    oof, f1_best = sweeps[(alpha_best, c_best)]
     ev.plot_curves(grid, curve, "C (inverse L2 strength)", out / "curves_c_sweep.png")
 
     # 3. calibration and threshold on the OOF logits
@@ -204,7 +212,10 @@ def train_bridge(
     pros_clf = ev.fit_head(x_pros, y, cfg.prosody_c)
     speech = SpeechEmotionModel(
         full=LinearHead(
-            full_clf.coef_, full_clf.intercept_, tuple(map(str, full_clf.classes_)), t_full
+            _unscale(full_clf.coef_, alpha_best),
+            full_clf.intercept_,
+            tuple(map(str, full_clf.classes_)),
+            t_full,
         ),
         prosody_only=LinearHead(
             pros_clf.coef_, pros_clf.intercept_, tuple(map(str, pros_clf.classes_)), t_pros
@@ -234,6 +245,7 @@ def train_bridge(
     metrics = {
         "speech": {
             "c": c_best,
+            "prosody_scale": alpha_best,
             "loso_macro_f1": f1_best,
             "casia_loso_macro_f1": float(np.mean([f1_best[s] for s in casia_spk]))
             if casia_spk
