@@ -36,7 +36,7 @@ class BridgeTrainConfig:
     prior_weight: float = 4.0  # turns the corpus statistics count as in a session baseline
     target_precision: float = 0.7  # the threshold keeps OOF predictions at least this right
     text_model: str = ""  # a trained text model folder to reuse; empty: train it here
-    text_cped: bool = True  # also train the text model on CPED valid_split (adds hate)
+    text_cped: bool = False  # also train the text model on CPED valid_split (adds hate; > 5 MB)
     text_use: bool = True  # the USE sentence-embedding branch of the text model
     seed: int = 0
     threads: int = 1  # BLAS threads (1 is fastest on a busy 2-core machine)
