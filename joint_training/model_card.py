@@ -67,7 +67,13 @@ def write_model_card(path: Path, m: dict[str, Any], cfg: BridgeTrainConfig) -> N
         f"| false escalation, neutral speech, {esc['turns']}-turn sessions | {_f(esc['speech_neutral_sessions'])} (per turn {_f(esc['speech_neutral_turn_rate'])}) |",
         f"| false escalation, neutral SMP2020 posts, {esc['turns']}-turn sessions | {_f(esc.get('text_neutral_sessions', 'n/a'))} (per turn {_f(esc.get('text_neutral_turn_rate', 'n/a'))}) |",
         "",
-        f"C = {sp['c']:g} chosen on the mean per-speaker LOSO macro-F1 over all {len(m['speakers'])} speakers",
+        "Clips used: "
+        + ", ".join(
+            f"{c} {n['used']}/{n['in_corpus']}" for c, n in m.get("corpus_clips", {}).items()
+        )
+        + ".",
+        "",
+        f"C = {sp['c']:g}, prosody x{sp.get('prosody_scale', 1):g} chosen on the mean per-speaker LOSO macro-F1 over all {len(m['speakers'])} speakers",
         "(`curves_c_sweep.png`). Confusions: `confusion_speech_casia_loso.png`,",
         "`confusion_cross_corpus.png`; calibration: `reliability_speech.png`. All figures in",
         "`metrics.json`; the resolved training config in `config.json`.",

@@ -43,7 +43,12 @@ from tingshuo.dialog.text_emotion import TextEmotionModel
 from tingshuo.joint_training import bridge_eval as ev
 from tingshuo.joint_training.config import BridgeTrainConfig, save_resolved
 from tingshuo.joint_training.model_card import write_model_card
-from tingshuo.joint_training.speech_corpora import CorpusFeatures, EncodeFn, corpus_features
+from tingshuo.joint_training.speech_corpora import (
+    CorpusFeatures,
+    EncodeFn,
+    corpus_features,
+    read_labels,
+)
 from tingshuo.joint_training.text_data import load_or_train_text_model, smp_split
 
 log = logging.getLogger(__name__)
@@ -104,6 +109,17 @@ def train_bridge(
     feats = CorpusFeatures.concat(
         [corpus_features(speech_dir, cache_dir, encode, c) for c in cfg.corpora]
     )
+    corpus_sizes = {
+        c: {"used": int((feats.corpus == c).sum()), "in_corpus": 0} for c in cfg.corpora
+    }
+    for c, n in corpus_sizes.items():
+        try:
+            n["in_corpus"] = len(read_labels(speech_dir / c))
+        except FileNotFoundError:  # features cached, corpus folder not here
+            n["in_corpus"] = n["used"]
+    for c, n in corpus_sizes.items():
+        if n["used"] < n["in_corpus"]:
+            say(f"note: the feature cache holds {n['used']} of {n['in_corpus']} clips of {c}")
     say(
         f"speech features: {len(feats)} clips, {len(set(feats.speaker))} speakers "
         f"({time.perf_counter() - start:.0f} s)"
@@ -278,6 +294,7 @@ def train_bridge(
         "coverage_at_threshold": float((all_p.max(1) >= tau).mean()),
         "false_escalation": false_esc,
         "clips": int(len(feats)),
+        "corpus_clips": corpus_sizes,
         "speakers": speakers,
         "train_seconds": round(time.perf_counter() - start, 1),
     }
