@@ -34,7 +34,7 @@ class BridgeTrainConfig:
     prosody_scales: tuple[str, ...] = ("1", "3")  # prosodic columns x this in the full head (swept)
     prosody_c: float = 0.1  # the prosody-only head's inverse L2
     prior_weight: float = 4.0  # turns the corpus statistics count as in a session baseline
-    target_precision: float = 0.7  # the threshold keeps OOF predictions at least this right
+    target_precision: float = 0.8  # the threshold keeps OOF predictions at least this right
     text_model: str = ""  # a trained text model folder to reuse; empty: train it here
     text_cped: bool = False  # also train the text model on CPED valid_split (adds hate; > 5 MB)
     text_use: bool = True  # the USE sentence-embedding branch of the text model
