@@ -144,19 +144,19 @@ def train_bridge(
         ]
         for name in names:
             curve[name] = []
-        for c in grid:
-            lg = ev.loso_logits(x_a, y, spk, c)
+        for cv in grid:
+            lg = ev.loso_logits(x_a, y, spk, cv)
             f1 = _per_speaker_f1(lg, y_idx, labels)
             z = np.concatenate(list(lg.values()))
             allp = ev.softmax(np.where(np.isfinite(z), z, -1e4))
             yy = np.concatenate([y_idx[s] for s in lg])
-            score[(alpha, c)] = float(np.mean(list(f1.values())))
-            curve[names[0]].append(score[(alpha, c)])
+            score[(alpha, cv)] = float(np.mean(list(f1.values())))
+            curve[names[0]].append(score[(alpha, cv)])
             curve[names[1]].append(float(np.mean([f1[s] for s in casia_spk])) if casia_spk else 0.0)
             curve[names[2]].append(float(-np.log(allp[np.arange(len(yy)), yy] + 1e-12).mean()))
-            sweeps[(alpha, c)] = (lg, f1)
+            sweeps[(alpha, cv)] = (lg, f1)
             say(
-                f"prosody x{alpha:g}, C={c:g}: mean speaker F1 {score[(alpha, c)]:.3f}, CASIA {curve[names[1]][-1]:.3f}"
+                f"prosody x{alpha:g}, C={cv:g}: mean speaker F1 {score[(alpha, cv)]:.3f}, CASIA {curve[names[1]][-1]:.3f}"
             )
     alpha_best, c_best = max(score, key=lambda k: score[k])
     x_full = designs[alpha_best][0]
