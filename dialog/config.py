@@ -24,7 +24,9 @@ class BridgeConfig:
     """How the emotion bridge reads the user's emotion."""
 
     text_threads: int = 2  # numpy threads of the sentence encoder
-    min_confidence: float = 0.0  # below this the estimate is reported as neutral
+    # below this calibrated probability the estimate is reported as neutral + uncertain;
+    # negative: the threshold the checkpoint was calibrated with on development data
+    min_confidence: float = -1.0
     fuse: bool = True  # fuse audio and text when both are given
 
 
@@ -37,9 +39,9 @@ class DialogConfig:
     knowledge_base: str = ""  # empty: the packaged customer-service example
     memory_turns: int = 8
     escalate_after_angry_turns: int = 3  # consecutive angry/hate turns before human handoff
-    escalation_min_confidence: float = (
-        0.3  # an angry turn counts only above this confidence (uniform = 0.14)
-    )
+    # an angry/hate turn counts toward escalation only at this calibrated confidence (and
+    # never when the bridge marks it uncertain)
+    escalation_min_confidence: float = 0.6
     kb_threshold: float = 0.5  # cosine similarity below which the KB answers with its fallback
     empathy_map: str = ""  # empty: built-in map; else a YAML file {emotion: {emotion, intensity}}
     handoff_message: str = "非常抱歉给您带来不好的体验，我这就为您转接人工客服，请稍候。"

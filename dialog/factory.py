@@ -26,27 +26,38 @@ def shared_encoder(threads: int = 2) -> SentenceEncoder:
     return SentenceEncoder(threads=threads)
 
 
-def build_empathy(d: DialogConfig) -> EmpathyMap:
-    """The configured empathy map (built-in defaults, or ``dialog.empathy_map`` YAML)."""
+def build_empathy(d: DialogConfig, min_confidence: float | None = None) -> EmpathyMap:
+    """The configured empathy map (built-in defaults, or ``dialog.empathy_map`` YAML).
+
+    ``min_confidence`` (the bridge's threshold) applies when ``dialog.bridge.min_confidence``
+    is negative (its default: use the threshold the checkpoint was calibrated with).
+    """
     from tingshuo.dialog.empathy import EmpathyMap
 
+    floor = d.bridge.min_confidence
+    if floor < 0:
+        floor = min_confidence if min_confidence is not None else 0.0
     if d.empathy_map:
-        return EmpathyMap.from_file(d.empathy_map, d.bridge.min_confidence)
-    return EmpathyMap(min_confidence=d.bridge.min_confidence)
+        return EmpathyMap.from_file(d.empathy_map, floor)
+    return EmpathyMap(min_confidence=floor)
 
 
 def build_bridge(d: DialogConfig) -> TrainedBridge:
     """Load the bridge checkpoint (``dialog.bridge_checkpoint``, default: the packaged one).
 
-    Raises :class:`dialog.checkpoint.CheckpointError` when it is missing or incompatible.
+    Raises :class:`tingshuo.dialog.checkpoint.CheckpointError` when it is missing or
+    incompatible.
     """
-    from tingshuo.dialog.bridge import TrainedBridge
-    from tingshuo.dialog.checkpoint import load_inference_checkpoint
+    from dataclasses import replace
 
-    model = load_inference_checkpoint(d.bridge_checkpoint or None)
-    return TrainedBridge(
-        model, shared_encoder(d.bridge.text_threads), build_empathy(d), fuse=d.bridge.fuse
-    )
+    from tingshuo.dialog.bridge import TrainedBridge
+    from tingshuo.dialog.checkpoint import load_checkpoint
+
+    encoder = shared_encoder(d.bridge.text_threads)
+    ckpt = load_checkpoint(d.bridge_checkpoint or None, text_encoder=encoder.encode)
+    if d.bridge.min_confidence >= 0:
+        ckpt = replace(ckpt, min_confidence=d.bridge.min_confidence)
+    return TrainedBridge(ckpt, build_empathy(d, ckpt.min_confidence), fuse=d.bridge.fuse)
 
 
 def build_policy(d: DialogConfig) -> EmpatheticPolicy:

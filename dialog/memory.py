@@ -12,10 +12,13 @@ ANGER: frozenset[Emotion] = frozenset({Emotion.ANGRY, Emotion.HATE})
 
 
 def angry_streak(emotions: Iterable[UserEmotion | None], min_confidence: float = 0.0) -> int:
-    """How many of the most recent estimates in a row are angry (or disgusted) and sure enough."""
+    """How many of the most recent estimates in a row are angry (or disgusted) and sure enough.
+
+    An ``uncertain`` estimate (below the bridge's threshold) never counts.
+    """
     streak = 0
     for e in reversed(list(emotions)):
-        if e is None or e.emotion not in ANGER or e.confidence < min_confidence:
+        if e is None or e.uncertain or e.emotion not in ANGER or e.confidence < min_confidence:
             break
         streak += 1
     return streak

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from tingshuo.core.emotions import Emotion
 from tingshuo.dialog.base import Reply, Turn, UserEmotion
 from tingshuo.dialog.chat_backend import ChatBackend, ChatBackendError, ChatMessage
 from tingshuo.dialog.empathy import EmpathyMap
@@ -18,6 +19,9 @@ from tingshuo.dialog.memory import angry_streak
 
 log = logging.getLogger(__name__)
 HANDOFF_INTENT = "handoff"
+HUMAN_AGENT_INTENT = "human_agent"  # the knowledge base's "转人工" intent
+NEGATIVE: frozenset[Emotion] = frozenset({Emotion.ANGRY, Emotion.HATE, Emotion.SAD, Emotion.FEAR})
+APOLOGIES: tuple[str, ...] = ("抱歉", "对不起", "不好意思")
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,25 @@ class EmpatheticPolicy:
         if self.escalation.due(history, emotion):
             return Reply(self.escalation.message, rule.style, HANDOFF_INTENT, handoff=True)
         text, intent = self.answer(history, utterance, emotion)
-        if rule.prefix and not text.startswith(rule.prefix[:4]):
+        if intent == HUMAN_AGENT_INTENT:  # the answer says "transferring": flag it for real
+            return Reply(text, rule.style, intent, handoff=True)
+        if self._acknowledge(history, emotion, rule.prefix, text):
             text = rule.prefix + text
         return Reply(text, rule.style, intent)
+
+    def _acknowledge(
+        self, history: list[Turn], emotion: UserEmotion, prefix: str, text: str
+    ) -> bool:
+        """Whether to open with the empathy prefix: a confident negative emotion (never an
+        uncertain one), an answer that does not apologise already, and not the same
+        acknowledgement as the previous reply (once, not on every turn of a streak)."""
+        if not prefix or emotion.uncertain or emotion.emotion not in NEGATIVE:
+            return False
+        if emotion.confidence < self.empathy.min_confidence:
+            return False
+        if any(word in text for word in APOLOGIES):
+            return False
+        return not (history and history[-1].reply.startswith(prefix))
 
 
 class KnowledgeBasePolicy(EmpatheticPolicy):

@@ -42,7 +42,7 @@ _BODY = {
 }
 
 
-async def _inputs(request: Request, limit: int) -> tuple[bytes | None, str | None]:
+async def _inputs(request: Request, limit: int) -> tuple[list[bytes], str | None]:
     kind = request.headers.get("content-type", "")
     if kind.startswith("application/json"):
         try:
@@ -52,34 +52,37 @@ async def _inputs(request: Request, limit: int) -> tuple[bytes | None, str | Non
         if not isinstance(body, dict):
             raise ApiError(400, "bad_json", "expected a JSON object")
         text, b64 = body.get("text"), body.get("audio_base64")
-        data = None
-        if b64:
+        items = b64 if isinstance(b64, list) else [b64] if b64 else []
+        data = []
+        for item in items:
             try:
-                data = base64.b64decode(str(b64), validate=True)
+                data.append(base64.b64decode(str(item), validate=True))
             except (binascii.Error, ValueError):
                 raise ApiError(400, "bad_audio", "audio_base64 is not valid base64") from None
         return data, text if isinstance(text, str) else None
     if kind.startswith("multipart/form-data"):
         form = await request.form()
-        upload, text = form.get("file"), form.get("text")
-        data = (
-            await upload.read(limit + 1) if upload is not None and hasattr(upload, "read") else None
-        )
-        return data, text if isinstance(text, str) else None
+        uploads = [u for u in form.getlist("file") if hasattr(u, "read")]
+        text = form.get("text")
+        return [await u.read(limit + 1) for u in uploads], text if isinstance(text, str) else None  # type: ignore[union-attr]
     raise ApiError(415, "unsupported_media_type", "send multipart/form-data or application/json")
 
 
 @router.post("/api/emotion", tags=["dialog"], openapi_extra=_BODY)
 async def emotion(request: Request) -> JSONResponse:
-    """The user's emotion from a recording and/or its text, and the reply style it calls for."""
-    from tingshuo.dialog.bridge import EmotionInputError
-    from tingshuo.dialog.service import analyze
+    """The user's emotion from a recording and/or its text, and the reply style it calls for.
+
+    Several recordings (``file`` repeated, or a list in ``audio_base64``) are treated as one
+    speaker's utterances and normalised against each other: ``{"results": [...]}``.
+    """
+    from tingshuo.dialog.bridge import EmotionInputError, SilentAudioError, TooShortAudioError
+    from tingshuo.dialog.service import analyze, analyze_same_speaker
 
     state = engine_state(request)
     services = require_services(request)
     limit = state.config.security.max_upload_bytes
-    data, text = await _inputs(request, limit)
-    if data is not None and len(data) > limit:
+    blobs, text = await _inputs(request, limit)
+    if any(len(b) > limit for b in blobs):
         raise ApiError(413, "upload_too_large", f"upload larger than {limit} bytes")
     if text is not None and len(text) > state.config.security.max_text_chars:
         raise ApiError(
@@ -87,16 +90,27 @@ async def emotion(request: Request) -> JSONResponse:
             "text_too_long",
             f"text longer than {state.config.security.max_text_chars} characters",
         )
-    audio: Audio | None = None
-    if data:
+    audios: list[Audio] = []
+    for blob in blobs:
+        if not blob:
+            continue
         try:
-            audio = await asyncio.to_thread(read_audio, data)
+            audios.append(await asyncio.to_thread(read_audio, blob))
         except AudioFormatError as exc:
             raise ApiError(400, "bad_audio", str(exc)) from None
-    if audio is None and not (text or "").strip():
+    if not audios and not (text or "").strip():
         raise ApiError(400, "empty_input", "give a recording (file / audio_base64), text, or both")
+    bridge, rec = services.bridge, services.recognizer
     try:
-        result = await services.run("emotion", analyze, services.bridge, audio, text)
+        if len(audios) > 1:
+            results = await services.run("emotion", analyze_same_speaker, bridge, audios, text, rec)
+            return JSONResponse({"results": results})
+        audio = audios[0] if audios else None
+        result = await services.run("emotion", analyze, bridge, audio, text, rec)
+    except SilentAudioError as exc:
+        raise ApiError(400, "silent_audio", str(exc)) from None
+    except TooShortAudioError as exc:
+        raise ApiError(400, "too_short_audio", str(exc)) from None
     except EmotionInputError as exc:
         raise ApiError(400, "empty_input", str(exc)) from None
     return JSONResponse(result)

@@ -125,6 +125,7 @@ class EmotionEvent(ServerEvent):
     confidence: float
     distribution: dict[str, float] = field(default_factory=dict)
     source: str = "text"
+    uncertain: bool = False  # below the bridge's threshold: reported as neutral
 
 
 @dataclass(frozen=True)

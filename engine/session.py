@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
 from collections.abc import Awaitable
+from typing import Any
 
 from tingshuo.asr.base import (
     FinalResult,
@@ -78,6 +80,7 @@ class Session:
         )
         self.closed = False
         self.close_reason = ""
+        self._speaker: Any = None  # the bridge's per-speaker baseline over earlier turns
         self.closed_event = asyncio.Event()
         self._stream: RecognizerStream | None = None
         self._starts: list[tuple[float, int]] = []  # (stream time, utterance id) of recent onsets
@@ -118,6 +121,14 @@ class Session:
         if self._stream is not None:
             self._stream.reset()
         self.conversation.reset()
+        self._speaker = None
+
+    def _speaker_profile(self) -> Any:
+        """The user's speaker baseline for the emotion bridge (made on first use), if any."""
+        if self._speaker is None:
+            new_speaker = getattr(self.services.bridge, "new_speaker", None)
+            self._speaker = new_speaker() if new_speaker is not None else None
+        return self._speaker
 
     async def close(self, reason: str, *, drain_reply_s: float = 0.0) -> None:
         """End the session: optionally let the reply finish, then release everything."""
@@ -268,7 +279,18 @@ class Session:
         svc = self.services
         text = final.transcript.text.strip()
         try:
-            emotion: UserEmotion = await svc.run("emotion", svc.bridge.estimate, final.audio, text)
+            # the recognizer's pooled encoder states (Whisper) travel with the transcript, so the
+            # bridge reads the same encoder pass; the speaker profile is this user's baseline
+            emotion: UserEmotion = await svc.run(
+                "emotion",
+                functools.partial(
+                    svc.bridge.estimate,
+                    encoder=final.transcript.encoder,
+                    speaker=self._speaker_profile(),
+                ),
+                final.audio,
+                text,
+            )
             await self._emit(
                 EmotionEvent(
                     utt,
@@ -276,6 +298,7 @@ class Session:
                     round(float(emotion.confidence), 3),
                     {str(k): round(float(v), 3) for k, v in emotion.distribution.items()},
                     emotion.source,
+                    emotion.uncertain,
                 )
             )
             if not self.settings.reply:

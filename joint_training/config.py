@@ -10,11 +10,9 @@ import dataclasses
 import json
 import tomllib
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from tingshuo.dialog.bridge_model import BridgeDims
 
 
 class TrainConfigError(ValueError):
@@ -23,31 +21,25 @@ class TrainConfigError(ValueError):
 
 @dataclass(frozen=True)
 class BridgeTrainConfig:
-    """What data to train the bridge on, for how long, and where to write it."""
+    """What data to train the bridge on and where to write it.
 
-    out_dir: str = "runs/bridge"  # checkpoints, metrics, confusion matrices
-    cache_dir: str = ""  # feature cache; empty: <tingshuo cache>/bridge-features
-    cped: bool = True  # CPED text from ../shared/eval/emotion-text (train + dev; test never)
-    cped_dev_series: tuple[str, ...] = ("45",)  # CPED series held out as the dev split
-    manifests: tuple[str, ...] = ()  # extra jsonl manifests (generated speech, ESD, CASIA, ...)
-    max_text_rows: int = 0  # cap on CPED training rows (0 = all); for quick runs
-    epochs: int = 15
-    batch_size: int = 256  # text rows per step (per process)
-    pair_batch_size: int = 64  # speech+text pairs per step (per process)
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    contrastive_weight: float = 1.0
-    class_balance: bool = True  # inverse-frequency class weights (macro-F1 is the target)
+    Speech: the corpora of ``../shared/eval/emotion-speech`` (features cached under
+    ``<cache>/bridge-features``). Text: SMP2020-EWECT usual + virus train (plus CPED's
+    validation split with ``text_cped``), unless ``text_model`` names a trained text model.
+    """
+
+    out_dir: str = "runs/bridge"  # checkpoint, metrics, curves and confusion PNGs
+    corpora: tuple[str, ...] = ("casia-2spk", "emodb")
+    c_grid: tuple[str, ...] = ("0.0003", "0.001", "0.003", "0.01", "0.03", "0.1")  # LR inverse L2
+    prosody_scales: tuple[str, ...] = ("1", "3")  # prosodic columns x this in the full head (swept)
+    prosody_c: float = 0.1  # the prosody-only head's inverse L2
+    prior_weight: float = 4.0  # turns the corpus statistics count as in a session baseline
+    target_precision: float = 0.8  # the threshold keeps OOF predictions at least this right
+    text_model: str = ""  # a trained text model folder to reuse; empty: train it here
+    text_cped: bool = False  # also train the text model on CPED valid_split (adds hate; > 5 MB)
+    text_use: bool = True  # the USE sentence-embedding branch of the text model
     seed: int = 0
-    threads: int = 1  # torch threads per process (1 is fastest on a busy 2-core machine)
-    workers: int = 2  # processes for prosodic feature extraction
-    text_init: str = (
-        "random"  # random | logreg (warm start from a convex fit, joint_training/text_init.py)
-    )
-    text_init_c: float = 1.0  # inverse L2 strength of that fit
-    text_lr_scale: float = 1.0  # learning-rate factor for the text branch after a warm start
-    select_metric: str = "score"  # dev metric that picks the exported epoch (text+speech F1)
-    dims: BridgeDims = field(default_factory=BridgeDims)
+    threads: int = 1  # BLAS threads (1 is fastest on a busy 2-core machine)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -92,7 +84,7 @@ def from_dict(data: dict[str, Any], where: str = "config") -> BridgeTrainConfig:
 def load_train_config(
     path: str | Path | None, overrides: dict[str, Any] | None = None
 ) -> BridgeTrainConfig:
-    """Defaults < TOML file < ``overrides``; relative manifest paths resolve against the file."""
+    """Defaults < TOML file < ``overrides``."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -104,10 +96,7 @@ def load_train_config(
             raise TrainConfigError(f"{p}: {exc}") from None
         data.pop("command", None)  # documentation only
     if overrides:
-        dims = {**data.get("dims", {}), **overrides.pop("dims", {})}
         data.update(overrides)
-        if dims:
-            data["dims"] = dims
     return from_dict(data, str(path or "overrides"))
 
 

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
+from typing import Any
 
 import numpy as np
 
@@ -215,7 +216,9 @@ _ANSWERS: tuple[tuple[tuple[str, ...], str], ...] = (
 class KeywordEmotionBridge:
     """Text-only emotion by keyword, with a fixed empathy map."""
 
-    def estimate(self, audio: Audio | None, text: str | None) -> UserEmotion:
+    def estimate(
+        self, audio: Audio | None, text: str | None, *, encoder: Any = None, speaker: Any = None
+    ) -> UserEmotion:
         """The first matching emotion (confidence 0.6), else neutral (0.5)."""
         if audio is None and text is None:
             raise ValueError("estimate needs audio or text")

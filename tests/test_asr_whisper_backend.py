@@ -220,3 +220,27 @@ def test_ct_punc_punctuates_whisper_output(recognizer, asr_dev: Path, tmp_path: 
     marks = "，。？、"
     # ct-punc (random weights here) only inserts marks: the words are Whisper's
     assert "".join(c for c in text if c not in marks) == "".join(c for c in plain if c not in marks)
+
+
+def test_transcript_carries_the_pooled_encoder_states_of_its_own_pass(
+    recognizer: WhisperRecognizer, asr_dev: Path
+) -> None:
+    calls: list[int] = []
+    original = recognizer._encode
+
+    def counting(features):  # noqa: ANN001, ANN202
+        calls.append(1)
+        return original(features)
+
+    recognizer._encode = counting
+    try:
+        audio = read_audio(asr_dev / "wav" / CLIPS[0]).resample(16000)
+        transcript = recognizer.transcribe(audio)
+    finally:
+        recognizer._encode = original
+    assert len(calls) == 1  # recognition ran one encoder pass (a < 30 s clip)
+    enc = transcript.encoder
+    assert enc is not None and enc.pooled.shape == (1024,) and np.isfinite(enc.pooled).all()
+    assert 0 < enc.frames <= int(np.ceil(audio.duration / 0.02))
+    again = recognizer.encoder_states(audio.samples)  # the encode-only path pools the same way
+    assert again is not None and np.allclose(again.pooled, enc.pooled, atol=1e-3)

@@ -48,10 +48,46 @@ def test_escalates_when_anger_persists(kb_policy: KnowledgeBasePolicy) -> None:
     assert "人工" in reply.text
     # a calm turn in between resets the streak
     calm = [Turn("快递呢", ANGRY, "在查"), Turn("好的", NEUTRAL, "嗯"), Turn("还没到", ANGRY)]
-    assert not kb_policy.respond(calm, "你们到底管不管", ANGRY).handoff
+    assert not kb_policy.respond(calm, "快递三天都没更新了", ANGRY).handoff
     # unsure anger does not count
     unsure = UserEmotion(Emotion.ANGRY, 0.2)
     assert not kb_policy.respond([Turn("a", unsure), Turn("b", unsure)], "c", unsure).handoff
+
+
+def test_uncertain_anger_never_escalates_nor_apologises(kb_policy: KnowledgeBasePolicy) -> None:
+    unsure = UserEmotion(Emotion.NEUTRAL, 0.3, {Emotion.ANGRY: 0.45}, "fused", uncertain=True)
+    history = [Turn("快递呢", unsure, "在查"), Turn("还没到", unsure, "再等等")]
+    reply = kb_policy.respond(history, "快递三天都没更新了", unsure)
+    assert not reply.handoff
+    assert "抱歉" not in reply.text
+    assert reply.style == ReplyStyle(Emotion.NEUTRAL, 1.0)
+
+
+def test_apology_once_and_only_when_confident(kb_policy: KnowledgeBasePolicy) -> None:
+    first = kb_policy.respond([], "快递三天都没更新了", ANGRY)
+    assert first.text.count("抱歉") == 1
+    # the next angry turn does not open with the same apology again
+    second = kb_policy.respond(
+        [Turn("快递三天都没更新了", ANGRY, first.text)], "我的快递到哪了", ANGRY
+    )
+    assert "抱歉" not in second.text
+    # a neutral complaint gets no apology prefix from the empathy map
+    assert "抱歉" not in kb_policy.respond([], "我要投诉", NEUTRAL).text
+
+
+def test_kb_answers_never_claim_an_action_the_system_did_not_take(
+    kb_policy: KnowledgeBasePolicy,
+) -> None:
+    claims = ("已经帮您", "已经为您", "我已经", "已经记录", "我会帮您", "我查到了", "已经提交")
+    for text in [i.answer for i in kb_policy.kb.intents]:
+        assert not any(c in text for c in claims), text
+    angry = kb_policy.respond([], "服务太差了，我要投诉", ANGRY)
+    assert not any(c in angry.text for c in claims)
+
+
+def test_asking_for_a_human_is_a_real_handoff(kb_policy: KnowledgeBasePolicy) -> None:
+    reply = kb_policy.respond([], "转人工", NEUTRAL)
+    assert reply.handoff and "人工" in reply.text
 
 
 def test_slots_are_remembered_across_turns(kb_policy: KnowledgeBasePolicy) -> None:

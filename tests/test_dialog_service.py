@@ -28,7 +28,10 @@ def test_text_and_audio(bridge, asr_dev: Path) -> None:  # noqa: ANN001
     assert list(out["distribution"]) and set(out["distribution"]) == {e.value for e in EMOTIONS}
     probs = list(out["distribution"].values())
     assert probs == sorted(probs, reverse=True)
-    assert out["emotion"] == next(iter(out["distribution"]))
+    # the top emotion, or neutral when below the bridge's confidence threshold
+    assert out["emotion"] == next(iter(out["distribution"])) or (
+        out["uncertain"] and out["emotion"] == "neutral"
+    )
     assert set(out["reply_style"]) == {"emotion", "intensity"}
 
 

@@ -52,7 +52,9 @@ def test_audio_and_text_multipart_and_base64(server: str, asr_dev: Path) -> None
     r = httpx.post(
         server + "/api/emotion", json={"audio_base64": base64.b64encode(wav).decode()}, timeout=30
     )
-    assert r.status_code == 200 and r.json()["source"] == "audio"
+    # the recognizer runs once on the recording: its transcript is the text, fused with speech
+    assert r.status_code == 200 and r.json()["source"] == "fused"
+    assert r.json()["transcript"] == "你好" and "uncertain" in r.json()
 
 
 @pytest.mark.parametrize(
@@ -73,3 +75,27 @@ def test_errors_are_typed(server: str, kwargs: dict, status: int, code: str) -> 
     r = httpx.post(server + "/api/emotion", timeout=30, **kwargs)
     assert r.status_code == status, r.text
     assert r.json()["error"]["code"] == code
+
+
+def test_several_files_are_one_speaker(server: str, asr_dev: Path) -> None:
+    wavs = sorted((asr_dev / "wav").glob("*.wav"))[:3]
+    files = [("file", (w.name, w.read_bytes(), "audio/wav")) for w in wavs]
+    r = httpx.post(server + "/api/emotion", files=files, timeout=60)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert len(results) == 3
+    assert all(abs(sum(x["distribution"].values()) - 1) < 1e-3 for x in results)
+
+
+def test_silent_and_too_short_audio_are_typed(server: str) -> None:
+    import numpy as np
+
+    from tingshuo.core.audio import Audio
+
+    silent = Audio(np.zeros(16000, np.float32), 16000).to_wav_bytes()
+    short = Audio(np.full(800, 0.2, np.float32), 16000).to_wav_bytes()
+    for blob, code in ((silent, "silent_audio"), (short, "too_short_audio")):
+        r = httpx.post(
+            server + "/api/emotion", files={"file": ("a.wav", blob, "audio/wav")}, timeout=30
+        )
+        assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
