@@ -173,3 +173,15 @@ def test_real_npm_fetches_the_pinned_package(tmp_path: Path) -> None:
     assert sorted(tables) == sorted(v.name for v in kv.NATIVE_VOICES)
     assert all(np.isfinite(t).all() for t in tables.values())
     assert os.path.getsize(target / "zf_xiaoxiao.bin") == kv.VOICE_BYTES
+
+
+def test_openai_names_map_to_available_voices_only() -> None:
+    native = {v.name: v.gender for v in kv.NATIVE_VOICES}
+    assert set(kv.OPENAI_VOICES.values()) <= set(native)
+    assert kv.voice_for_name("zm_yunxi", native) == "zm_yunxi"
+    assert kv.voice_for_name("alloy", native) == kv.OPENAI_VOICES["alloy"]
+    assert kv.voice_for_name(" Onyx ", native) == kv.OPENAI_VOICES["onyx"]
+    assert native[kv.OPENAI_VOICES["onyx"]] == "male"
+    assert native[kv.OPENAI_VOICES["shimmer"]] == "female"
+    assert kv.voice_for_name("alloy", ["jf_gongitsune"]) is None  # natives missing: default
+    assert kv.voice_for_name("nobody", native) is None

