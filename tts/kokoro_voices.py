@@ -108,23 +108,24 @@ NATIVE_VOICES: tuple[NativeVoice, ...] = (
 )
 
 
-# OpenAI ``voice`` names (``POST /v1/audio/speech``, ``--voice``) → native voice of the same
-# gender; the most used names go to the most intelligible voices (round-trip CER,
-# BENCHMARKS.md). Table in docs/tts.md. zf_xiaoni, far less intelligible, gets no alias.
+# OpenAI ``voice`` names (``POST /v1/audio/speech``, ``--voice``) → a native voice of the
+# same gender; alloy, OpenAI's default, gives our default. The most used names go to the most
+# intelligible voices (round-trip CER on 30 CSMSC sentences, BENCHMARKS.md); zf_xiaoni, far
+# less intelligible (53 %), gets no alias. Table in docs/tts.md.
 OPENAI_VOICES: dict[str, str] = {
-    "alloy": "zf_xiaoxiao",
-    "nova": "zf_xiaoxiao",
-    "coral": "zf_xiaobei",
-    "shimmer": "zf_xiaobei",
-    "sage": "zf_xiaoyi",
-    "marin": "zf_xiaoyi",
-    "echo": "zm_yunjian",
-    "onyx": "zm_yunyang",
-    "fable": "zm_yunxi",
-    "ash": "zm_yunxia",
-    "ballad": "zm_yunxi",
+    "alloy": "zm_yunjian",
+    "ash": "zm_yunjian",
+    "echo": "zm_yunxia",
     "verse": "zm_yunxia",
+    "fable": "zm_yunxi",
+    "ballad": "zm_yunxi",
+    "onyx": "zm_yunyang",
     "cedar": "zm_yunyang",
+    "nova": "zf_xiaoxiao",
+    "coral": "zf_xiaoxiao",
+    "shimmer": "zf_xiaobei",
+    "marin": "zf_xiaobei",
+    "sage": "zf_xiaoyi",
 }
 
 
