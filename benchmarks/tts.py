@@ -118,6 +118,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-first-audio", action="store_true")
     ap.add_argument("--skip-demo", action="store_true", help="skip sentences.txt")
     ap.add_argument("--compare-voices", type=int, default=0, metavar="N")
+    ap.add_argument(
+        "--compare-languages",
+        default="zh",
+        help="languages of the voices compared by --compare-voices (comma-separated; "
+        "zh: the native Mandarin voices, ja: the Japanese ones)",
+    )
     ap.add_argument("--out", default="benchmarks/results/tts.md")
     ap.add_argument(
         "--jsonl",
@@ -216,7 +222,9 @@ def main(argv: list[str] | None = None) -> None:
         """Corpus CER, wall RTF, CPU RTF, audio seconds over ``texts`` (resumable)."""
         pairs, wall, cpu, dur = [], 0.0, 0.0, 0.0
         for i, text in enumerate(texts):
-            key = f"{tag}|{v}|{style.emotion}|{style.intensity}|{i}|{text}"
+            # the rendering settings (speed, tone range) are part of the key: a rerun under
+            # other settings computes afresh instead of reusing stale rows
+            key = f"{tag}|{synth.model_version}|{v}|{style.emotion}|{style.intensity}|{i}|{text}"
             if key not in done:
                 t, c = time.perf_counter(), time.process_time()
                 audio = synth.synthesize(text, style, v)
@@ -282,11 +290,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.compare_voices:
         say()
         say(f"## Voice choice: neutral CER on the first {args.compare_voices} CSMSC sentences")
-        say("| voice | CER % |")
-        say("|---|---|")
+        say("| voice | CER % | RTF (wall) | RTF (CPU time) |")
+        say("|---|---|---|---|")
+        languages = set(args.compare_languages.split(","))
         for info in synth.voices():
-            c, *_ = round_trip(csmsc[: args.compare_voices], Style(), info.name, "csmsc")
-            say(f"| {info.name} | {100 * c:.1f} |")
+            if info.language not in languages:
+                continue
+            c, rtf, cpu_rtf, _ = round_trip(
+                csmsc[: args.compare_voices], Style(), info.name, "csmsc"
+            )
+            say(
+                f"| {info.name} ({info.language}, {info.gender or '?'}) | {100 * c:.1f} "
+                f"| {rtf:.3f} | {cpu_rtf:.3f} |"
+            )
 
     load_after = os.getloadavg()
     say()

@@ -23,6 +23,7 @@ from tingshuo.engine.app import (
 from tingshuo.engine.audio_encode import FORMATS, encode
 from tingshuo.engine.services import Services
 from tingshuo.tts.base import SSMLError, Style, UnknownVoiceError
+from tingshuo.tts.kokoro_voices import voice_for_name
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 # Download URLs are capabilities (192-bit random ids that expire), so an <audio src> works
@@ -222,7 +223,8 @@ async def openai_speech(body: SpeechRequest, request: Request) -> Response:
         )
     text = check_text(state, body.input)
     names = {v.name for v in services.synthesizer.voices()}
-    voice = body.voice if body.voice in names else None  # OpenAI names (alloy…) → default voice
+    # a voice of ours, or an OpenAI name (alloy, echo, …) mapped to a native voice; else default
+    voice = voice_for_name(body.voice, names)
     style = make_style(emotion_from_instructions(body.instructions), 1.0, body.speed)
     audio = await synthesize(services, text, style, voice)
     data, media_type = await asyncio.to_thread(encode, audio, body.response_format)

@@ -41,3 +41,5 @@ def models(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{row['kind']:3} {star}{row['name']:<11} {mark:<8} {row['where'] or '-'}")
         if row["detail"]:
             click.echo(f"{'':17}{row['detail']}")
+        if row.get("voices"):
+            click.echo(f"{'':17}voices: {' '.join(row['voices'])}")

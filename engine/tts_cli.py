@@ -55,7 +55,12 @@ def _load(ctx: click.Context, backend: str | None, model_dir: str | None):  # no
 @click.option(
     "--intensity", type=float, default=1.0, show_default=True, help="Emotion intensity 0–2."
 )
-@click.option("--voice", default=None, help="Voice name (see `tingshuo voices`).")
+@click.option(
+    "--voice",
+    default=None,
+    help="Voice name (see `tingshuo voices`; native Mandarin zf_*/zm_* first) or an OpenAI "
+    "name (alloy, echo, …).",
+)
 @click.option("--rate", type=float, default=1.0, show_default=True, help="Speaking-rate factor.")
 @click.option(
     "--pitch", type=float, default=0.0, show_default=True, help="Pitch shift in semitones."
@@ -128,9 +133,11 @@ def say(
         sys.stdout.buffer.flush()
         return
     Path(output).write_bytes(data)
+    resolve = getattr(synth, "resolve_voice", None)  # OpenAI names → the voice they map to
+    spoken = resolve(voice) if resolve is not None else voice or synth.voices()[0].name
     click.echo(
         f"wrote {output}: {audio.duration:.2f} s, {audio.sample_rate} Hz, 16-bit {fmt} "
-        f"({synth.name}, voice {voice or synth.voices()[0].name}, {style.emotion} {style.intensity:g})",
+        f"({synth.name}, voice {spoken}, {style.emotion} {style.intensity:g})",
         err=True,
     )
 
@@ -162,5 +169,6 @@ def voices(ctx: click.Context, backend: str | None, model_dir: str | None) -> No
     synth = _load(ctx, backend, model_dir)
     for i, v in enumerate(synth.voices()):
         mark = " (default)" if i == 0 else ""
+        gender = f", {v.gender}" if getattr(v, "gender", "") else ""
         desc = f"  {v.description}" if v.description else ""
-        click.echo(f"{v.name}\t{v.language}{mark}{desc}")
+        click.echo(f"{v.name}\t{v.language}{gender}{mark}{desc}")

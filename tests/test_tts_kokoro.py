@@ -36,12 +36,88 @@ def kokoro():  # noqa: ANN201
         pytest.skip(f"Kokoro weights unavailable: {exc}")
 
 
+JAPANESE = {"jf_gongitsune", "jf_alpha", "jf_nezumi", "jf_tebukuro", "jm_kumo"}
+
+
+@pytest.fixture(scope="module")
+def native(kokoro):  # noqa: ANN001, ANN201
+    """The synthesizer, when the native Mandarin voices were fetched (npm and a registry)."""
+    if kokoro.native_dir is None:
+        pytest.skip("native Mandarin voices unavailable (npm missing or no registry access)")
+    return kokoro
+
+
 def test_protocol_and_voices(kokoro) -> None:  # noqa: ANN001
     assert isinstance(kokoro, Synthesizer)
     assert kokoro.sample_rate == 24000 and kokoro.model_version
     names = [v.name for v in kokoro.voices()]
-    assert names[0] == "jf_gongitsune"
-    assert set(names) == {"jf_gongitsune", "jf_alpha", "jf_nezumi", "jf_tebukuro", "jm_kumo"}
+    assert names[0] == kokoro.default_voice
+    assert set(names) >= JAPANESE
+
+
+def test_native_voices_listed_first_with_gender_and_language(native) -> None:  # noqa: ANN001
+    from tingshuo.tts.kokoro_voices import NATIVE_VOICES
+
+    infos = native.voices()
+    assert {v.name for v in infos} == JAPANESE | {v.name for v in NATIVE_VOICES}
+    langs = [v.language for v in infos]
+    assert langs == ["zh"] * 8 + ["ja"] * 5  # Mandarin first, the default among them
+    genders = {v.name: v.gender for v in infos}
+    assert genders["zf_xiaoxiao"] == "female" and genders["zm_yunyang"] == "male"
+    assert genders["jm_kumo"] == "male" and genders["jf_alpha"] == "female"
+
+
+def test_the_default_voice_is_native_mandarin(native) -> None:  # noqa: ANN001
+    from tingshuo.tts.config import KokoroConfig
+
+    default = native.voices()[0]
+    assert default.name == KokoroConfig().voice == native.default_voice
+    assert default.language == "zh" and default.name.startswith(("zf_", "zm_"))
+    # a native voice really is used: it differs from the Japanese fallback's audio
+    ours = native.synthesize("您好，请问有什么可以帮您？")
+    theirs = native.synthesize("您好，请问有什么可以帮您？", voice="jf_gongitsune")
+    assert ours.duration > 1.0
+    n = min(len(ours.samples), len(theirs.samples))
+    assert not np.allclose(ours.samples[:n], theirs.samples[:n], atol=1e-3)
+
+
+def test_openai_voice_names_map_to_native_voices(native) -> None:  # noqa: ANN001
+    from tingshuo.tts.kokoro_voices import OPENAI_VOICES
+
+    genders = {v.name: v.gender for v in native.voices()}
+    assert native.resolve_voice("alloy") == OPENAI_VOICES["alloy"]
+    assert genders[native.resolve_voice("onyx")] == "male"
+    assert genders[native.resolve_voice("Nova")] == "female"
+    a = native.synthesize("你好", voice="echo")
+    b = native.synthesize("你好", voice=OPENAI_VOICES["echo"])
+    assert np.array_equal(a.samples, b.samples)
+
+
+def test_without_npm_the_japanese_voices_speak(
+    kokoro,  # noqa: ANN001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No npm on PATH and no fetched voices: the engine starts on the Japanese voices and
+    logs a warning that names the install command."""
+    import dataclasses
+    import logging
+
+    from tingshuo.tts.config import TTSConfig
+    from tingshuo.tts.kokoro import FALLBACK_VOICE, KokoroSynthesizer
+
+    monkeypatch.setenv("PATH", str(tmp_path / "no-npm-here"))
+    tc = TTSConfig()
+    kc = dataclasses.replace(
+        tc.kokoro, model_dir=str(kokoro.model_path.parent), voices_dir=str(tmp_path / "v")
+    )
+    with caplog.at_level(logging.WARNING, logger="tingshuo.tts.kokoro"):
+        synth = KokoroSynthesizer.from_config(dataclasses.replace(tc, kokoro=kc), tmp_path)
+    assert synth.native_dir is None and synth.default_voice == FALLBACK_VOICE
+    assert {v.language for v in synth.voices()} == {"ja"}
+    assert "apt-get install -y nodejs npm" in caplog.text
+    assert synth.resolve_voice("alloy") == FALLBACK_VOICE  # OpenAI names: the default voice
 
 
 def test_synthesis_is_speech_shaped(kokoro) -> None:  # noqa: ANN001
@@ -54,7 +130,7 @@ def test_synthesis_is_speech_shaped(kokoro) -> None:  # noqa: ANN001
 
 
 def test_unknown_voice_and_bad_ssml(kokoro) -> None:  # noqa: ANN001
-    with pytest.raises(UnknownVoiceError, match="available: jf_gongitsune"):
+    with pytest.raises(UnknownVoiceError, match="available: .*jf_gongitsune"):
         kokoro.synthesize("你好", voice="nobody")
     with pytest.raises(SSMLError, match="unsupported SSML element <voice>"):
         kokoro.synthesize("<speak><voice>你好</voice></speak>")

@@ -40,8 +40,9 @@ class VoiceInfo:
     """One selectable voice."""
 
     name: str
-    language: str
+    language: str  # BCP 47: "zh" native Mandarin, "ja" Japanese speakers reading Mandarin
     description: str = ""
+    gender: str = ""  # "female" | "male" | "" (unknown)
 
 
 @runtime_checkable

