@@ -13,8 +13,9 @@ with the chosen voice and measured with Praat (parselmouth) on the speech frames
 
 Each cell is the mean over the sentences of the per-sentence difference to neutral (ratio
 for the rate), beside the table's target (tts.prosody.EMOTION_PROSODY). With
-``--speech-chain``, the trained emotion bridge's speech branch classifies each rendered
-clip and the share recognised as the intended emotion is reported.
+``--speech-chain``, the trained emotion bridge's speech branch (on the recognizer's encoder
+pass, all clips of the voice normalised as one speaker) classifies each rendered clip and the
+share recognised as the intended emotion is reported.
 """
 
 from __future__ import annotations
@@ -89,14 +90,14 @@ def main(argv: list[str] | None = None) -> None:
     synth = build_synthesizer(config.tts, cache_root(config), "kokoro")
     voice = synth.resolve_voice(args.voice)  # type: ignore[attr-defined]
     texts = _texts(args.sentences)
-    classify = None
+    chain = None
     if args.speech_chain:
+        from tingshuo.asr.factory import build_recognizer
         from tingshuo.dialog.factory import build_bridge
 
         bridge = build_bridge(config.dialog)
-
-        def classify(audio):  # noqa: ANN001, ANN202
-            return EMOTIONS[int(bridge.speech_logits(audio).argmax())]
+        recognizer = build_recognizer(config.asr, cache_root(config), "whisper")
+        chain = []  # (intended emotion, speech features) of every clip
 
     emotions = list(Emotion)
     cues: dict[Emotion, list[dict[str, float]]] = {e: [] for e in emotions}
@@ -105,8 +106,18 @@ def main(argv: list[str] | None = None) -> None:
         for emotion in emotions:
             audio = synth.synthesize(text, Style(emotion=emotion, intensity=1.0), voice)
             cues[emotion].append(measure(audio.samples, audio.sample_rate))
-            if classify is not None:
-                hits[emotion].append(classify(audio))
+            if chain is not None:
+                # the engine's path: one recognizer pass gives the encoder states
+                heard = recognizer.transcribe(audio.resample(16000))
+                chain.append((emotion, bridge.measure(audio, heard.encoder)))
+    if chain is not None:
+        # every clip is the same (synthetic) speaker: normalise against all of them, as
+        # `tingshuo emotion --same-speaker` does for one person's recordings
+        speaker = bridge.new_speaker()
+        for _, feats in chain:
+            speaker.add(feats)
+        for emotion, feats in chain:
+            hits[emotion].append(EMOTIONS[int(bridge.speech_log_probs(feats, speaker).argmax())])
     neutral = cues[Emotion.NEUTRAL]
 
     def delta(e: Emotion, key: str) -> float:
@@ -136,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     header = "| emotion | f0 level Δ st | f0 range Δ st | rate × | energy Δ dB |"
     sep = "|---|---|---|---|---|"
-    if classify is not None:
+    if chain is not None:
         header += " speech branch: recognised as intended |"
         sep += "---|"
     lines += [header, sep]
@@ -147,13 +158,13 @@ def main(argv: list[str] | None = None) -> None:
             f"| {delta(e, 'f0_range'):+.2f} (range ×{row.pitch_range:.2f}) "
             f"| {rate(e):.3f} ({row.rate:.2f}) | {delta(e, 'energy'):+.2f} ({row.energy_db:+.1f}) |"
         )
-        if classify is not None:
+        if chain is not None:
             got = hits[e]
             share = sum(g is e for g in got) / len(got)
             common = max(set(got), key=got.count)
             cells += f" {100 * share:.0f} % (most often: {common}) |"
         lines.append(cells)
-    if classify is not None:
+    if chain is not None:
         total = sum(sum(g is e for g in hits[e]) for e in emotions)
         n = sum(len(hits[e]) for e in emotions)
         lines += [
