@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tingshuo.core.errors import ModelNotFoundError
+from tingshuo.core.files import sha256_file, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def ensure_whisper_model(model_dir: Path) -> Path:
         os.replace(tmp, model_dir / "model.bin")
     finally:
         tmp.unlink(missing_ok=True)
-    _write_atomic(
+    write_atomic(
         model_dir / MARKER,
         json.dumps(
             {"sha256": MODEL_SHA256, "size": MODEL_SIZE, "sources": [PART1_DIST, PART2_DIST]}
@@ -147,25 +148,11 @@ def _copy_atomic(src: Path, dst: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _write_atomic(dst: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.replace(tmp, dst)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def verify_sources() -> dict[str, bool]:
     """Check each installed part against its wheel RECORD hash (a full read; for diagnostics)."""
     result = {}
     for dist_name, rel in ((PART1_DIST, PART1_FILE), (PART2_DIST, PART2_FILE)):
         path, dist = _locate(dist_name, rel)
         want = _record_sha256(dist, rel)
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            while block := handle.read(_CHUNK):
-                digest.update(block)
-        result[dist_name] = want is not None and digest.hexdigest() == want
+        result[dist_name] = want is not None and sha256_file(path) == want
     return result

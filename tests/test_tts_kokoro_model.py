@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tingshuo.core.errors import ModelNotFoundError
+from tingshuo.core.files import sha256_file
 from tingshuo.tts import kokoro_model as km
 
 
@@ -24,7 +25,7 @@ def test_parts_voices_and_vocab_are_found() -> None:
 def test_assembly_is_verified_and_atomic(tmp_path: Path) -> None:
     path = km.assemble_model(tmp_path)
     assert path.name == km.MODEL_FILE
-    assert km._sha256(path) == km.MODEL_SHA256
+    assert sha256_file(path) == km.MODEL_SHA256
     assert not list(tmp_path.glob(".kokoro-*"))  # no temp files left
     mtime = path.stat().st_mtime_ns
     assert km.locate_model(tmp_path) == path and path.stat().st_mtime_ns == mtime  # once

@@ -73,14 +73,6 @@ def model_dir(kc: KokoroConfig, cache_dir: Path) -> Path:
     return cache_dir / "models" / "kokoro"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def assemble_model(directory: Path) -> Path:
     """Join the parts into ``directory/MODEL_FILE`` once; verify sha256; return the path.
 

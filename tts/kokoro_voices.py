@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tarfile
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from tingshuo.core.errors import ModelNotFoundError
+from tingshuo.core.files import write_atomic
 
 __all__ = [
     "NATIVE_VOICES",
@@ -220,16 +220,6 @@ def _pack(npm: str, dest: Path, timeout_s: float) -> Path:
     return tarballs[0]
 
 
-def _write_atomic(dst: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, dst)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def _extract(tarball: Path) -> dict[str, bytes]:
     """The Mandarin voice files out of the tarball, each checked against its sha256."""
     out: dict[str, bytes] = {}
@@ -280,13 +270,13 @@ def fetch_voices(
         files = _extract(tarball)
     directory.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        _write_atomic(directory / f"{name}.bin", data)
+        write_atomic(directory / f"{name}.bin", data)
     marker = {
         "package": NPM_SPEC,
         "integrity": NPM_INTEGRITY,
         "sha256": {v.name: v.sha256 for v in NATIVE_VOICES},
     }
-    _write_atomic(directory / MARKER, json.dumps(marker, indent=1).encode("utf-8"))
+    write_atomic(directory / MARKER, json.dumps(marker, indent=1).encode("utf-8"))
     return directory
 
 
