@@ -35,11 +35,15 @@ def _print(label: str, result: dict[str, Any], as_json: bool) -> None:
         return
     dist = ", ".join(f"{e} {p:.2f}" for e, p in result["distribution"].items())
     style = result["reply_style"]
-    unsure = ", uncertain" if result["uncertain"] else ""
     heard = f" [{result['transcript']}]" if result.get("transcript") else ""
+    if result["uncertain"]:  # below the bridge's threshold: treated as neutral; say the best guess
+        best, p = next(iter(result["distribution"].items()))
+        verdict = f"uncertain, treated as {result['emotion']} (best guess {best} {p:.2f}"
+    else:
+        verdict = f"{result['emotion']} (confidence {result['confidence']:.2f}"
     click.echo(
-        f"{label}: {result['emotion']} (confidence {result['confidence']:.2f}{unsure}, "
-        f"{result['source']}){heard}\n  {dist}\n  -> reply {style['emotion']} x{style['intensity']:.1f}"
+        f"{label}: {verdict}, {result['source']}){heard}\n  {dist}\n"
+        f"  -> reply {style['emotion']} x{style['intensity']:.1f}"
     )
 
 
