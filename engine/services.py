@@ -34,7 +34,9 @@ def _resilient(config: EngineConfig, primary: Any, metrics: Metrics, given: dict
     if fallback is None and config.tts.fallback and config.tts.fallback != config.tts.backend:
         from tingshuo.tts.factory import build_synthesizer
 
-        fallback = build_synthesizer(config.tts, cache_root(config), config.tts.fallback)
+        fallback = build_synthesizer(
+            config.tts, cache_root(config), config.tts.fallback, redis_url=config.redis_url
+        )
     timeout = config.security.model_timeout_s
     return resilient_synthesizer(primary, fallback, timeout, metrics.registry)
 
@@ -74,7 +76,9 @@ class Services:
         if synthesizer is None:
             from tingshuo.tts.factory import build_synthesizer
 
-            synthesizer = build_synthesizer(config.tts, cache_root(config))
+            synthesizer = build_synthesizer(
+                config.tts, cache_root(config), redis_url=config.redis_url
+            )
         bridge, policy = given.get("bridge"), given.get("policy")
         if bridge is None:  # a missing or broken checkpoint fails the start-up (CheckpointError)
             from tingshuo.dialog.factory import build_bridge

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import redis
 
 from tests.engine_server import free_port
 from tingshuo.core.paths import repo_root
@@ -100,6 +101,8 @@ def test_two_engines_share_cache_and_rate_limits(redis_url: str, tmp_path) -> No
         ra = httpx.post(a + "/api/synthesize", json=body, headers=auth, timeout=120)
         assert ra.status_code == 200, ra.text
         assert cache_counts(a) == (0.0, 1.0)
+        with redis.Redis.from_url(redis_url) as client:  # stored in Redis, not on a local disk
+            assert client.keys("tingshuo:tts:*"), "the engine did not use the shared cache"
         rb = httpx.post(b + "/api/synthesize", json=body, headers=auth, timeout=120)
         assert rb.status_code == 200, rb.text
         assert cache_counts(b) == (1.0, 0.0)  # a hit in the other process
