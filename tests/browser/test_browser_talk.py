@@ -7,12 +7,12 @@ play a reply. Real Whisper + Kokoro. Skips (with the reason) when Chromium is ab
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import numpy as np
 import pytest
 
+from tests.browser.chromium import chrome, require_chromium
 from tests.engine_real import cer, load_real_services, references
 from tests.engine_server import engine_test_config, running_server
 from tingshuo.core.audio import Audio, read_audio, write_wav
@@ -23,10 +23,7 @@ CLIP = "firered_aishell1_BAC009S0764W0121.wav"
 
 @pytest.fixture(scope="module")
 def engine():  # noqa: ANN201
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        pytest.skip(
-            "chromium/chromedriver not installed (apt-get install chromium chromium-driver)"
-        )
+    require_chromium()
     config = engine_test_config()
     services = load_real_services(config)
     with running_server(config, services) as base:
@@ -34,8 +31,6 @@ def engine():  # noqa: ANN201
 
 
 def test_talk_page_shows_transcript_and_plays_reply(engine: str, asr_dev, tmp_path) -> None:  # noqa: ANN001
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     clip = read_audio(asr_dev / "wav" / CLIP, 16000)
@@ -43,26 +38,7 @@ def test_talk_page_shows_transcript_and_plays_reply(engine: str, asr_dev, tmp_pa
     mic = tmp_path / "mic.wav"
     write_wav(mic, Audio(np.concatenate([lead, clip.samples, tail]), 16000))
 
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = shutil.which("chromium")
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-extensions",
-        "--autoplay-policy=no-user-gesture-required",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={mic}%noloop",
-    ):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    driver = chrome(mic)
     try:
         driver.get(engine + "/")
         assert "Talk" in driver.title
@@ -89,22 +65,10 @@ def test_talk_page_shows_transcript_and_plays_reply(engine: str, asr_dev, tmp_pa
 
 def test_tts_page_plays_and_offers_a_download(engine: str) -> None:
     import httpx
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = shutil.which("chromium")
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--autoplay-policy=no-user-gesture-required",
-    ):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    driver = chrome()
     try:
         driver.get(engine + "/ui/tts.html")
         deadline = time.monotonic() + 30
