@@ -93,8 +93,19 @@
   }
   window.addEventListener("tingshuo:auth", showAuthNeeded);
 
+  // GET /api/voices for a page: its JSON, or null after showing why in the page's banner
+  // (a 401 is explained by the auth banner instead).
+  async function fetchVoices() {
+    const r = await fetch("/api/voices");
+    if (!r.ok) {
+      if (r.status !== 401) banner("banner", "error", `引擎未就绪 Engine not ready: ${await errorText(r)}`);
+      return null;
+    }
+    return r.json();
+  }
+
   window.TS = {
     EMOTIONS, VALENCE, emotionLabel, emotionColour, isMandarin, languageLabel, voiceGender,
-    genderLabel, sortVoices, errorText, banner, showAuthNeeded,
+    genderLabel, sortVoices, errorText, banner, showAuthNeeded, fetchVoices,
   };
 })();

@@ -361,12 +361,8 @@ function settingsChanged() {
 }
 
 async function loadVoices() {
-  const r = await fetch("/api/voices");
-  if (!r.ok) {
-    if (r.status !== 401) TS.banner("banner", "error", `引擎未就绪 Engine not ready: ${await TS.errorText(r)}`);
-    return;
-  }
-  const info = await r.json();
+  const info = await TS.fetchVoices();
+  if (!info) return;
   labels = info.emotion_labels || null;
   for (const v of TS.sortVoices(info.voices || [])) {
     const facts = [TS.languageLabel(v), TS.genderLabel(v)].filter(Boolean).join(" · ");

@@ -70,12 +70,8 @@ async function previewVoice(name, button) {
 }
 
 async function loadVoices() {
-  const r = await fetch("/api/voices");
-  if (!r.ok) {
-    if (r.status !== 401) TS.banner("banner", "error", `引擎未就绪 Engine not ready: ${await TS.errorText(r)}`);
-    return;
-  }
-  const info = await r.json();
+  const info = await TS.fetchVoices();
+  if (!info) return;
   labels = info.emotion_labels || null;
   TS.sortVoices(info.voices || []).forEach((v, i) => $("voices").append(voiceCard(v, i)));
   for (const e of info.emotions || Object.keys(TS.EMOTIONS)) $("emotion").add(new Option(TS.emotionLabel(e, labels), e));
