@@ -27,6 +27,14 @@ class WhisperConfig:
     # a whole file is decoded only when the endpointer's speech detector finds an utterance in it
     speech_gate: bool = True
     initial_prompt: str = ""  # off: a Chinese prompt can come back as the transcript
+    # partials (provisional text while the user speaks) take a cheap path: the encoder sees
+    # only the utterance plus ``partial_margin_s`` of padding, at least ``partial_window_s``,
+    # instead of a 30 s window (~7x less encoder work), decoded with ``partial_beam_size``.
+    # Finals always use the full recipe above (a short window costs 1.5-6 CER points there:
+    # docs/asr.md). partial_window_s = 0 decodes partials like finals.
+    partial_window_s: float = 10.0
+    partial_margin_s: float = 3.0
+    partial_beam_size: int = 1
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,14 @@ class EndpointConfig:
     partial_interval_ms: int = 600  # Whisper: re-decode the open utterance at most this often
     # Whisper: after this much trailing silence decode the utterance early, so when the
     # hangover confirms the endpoint the final reuses that decode (0 = off)
-    prefetch_silence_ms: int = 200
+    prefetch_silence_ms: int = 120
+    # adaptive hangover (Whisper streams): once the prefetch has decoded the utterance, text
+    # that reads as a finished sentence ends it after ``early_silence_ms`` of silence (or at
+    # once, when that much has passed); text that trails off (a comma, 因为, 然后, 就是 …)
+    # keeps it open until ``incomplete_silence_ms``. Without a decode, ``min_silence_ms``.
+    # 0 turns either off. False cuts are measured in benchmarks/asr.py --endpointing.
+    early_silence_ms: int = 300
+    incomplete_silence_ms: int = 1000
 
 
 @dataclass(frozen=True)

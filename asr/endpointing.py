@@ -61,6 +61,30 @@ class Offset:
 EndpointEvent = Onset | UtteranceAudio | Offset
 
 
+# Words after which a Mandarin speaker is likely to go on (a pause mid-sentence, not its end)
+CONTINUATION_ENDINGS = (
+    "因为", "所以", "但是", "可是", "不过", "然后", "而且", "还有", "或者", "如果", "要是",
+    "就是", "那个", "这个", "比如", "的话", "以及", "并且", "另外", "我想", "我要", "请问",
+    "和", "跟", "与", "或", "及", "在", "把", "被", "给", "对", "从", "向", "往", "让",
+    "嗯", "呃", "额", "那", "就", "还", "也", "都", "又", "再", "是",
+)  # fmt: skip
+CONTINUATION_MARKS = "，,、：:；;—…-"
+
+
+def sentence_looks_complete(text: str) -> bool:
+    """Whether a transcript reads as a finished turn (no trailing comma or continuation word).
+
+    A cheap text cue for the adaptive hangover: it errs towards "complete", the same as a
+    fixed hangover would, and only holds the utterance open when the words say more is coming.
+    """
+    text = text.strip().rstrip(" 。.!！?？")
+    if not text:
+        return False
+    if text[-1] in CONTINUATION_MARKS:
+        return False
+    return not text.endswith(CONTINUATION_ENDINGS)
+
+
 class Endpointer:
     """webrtcvad-based utterance detector over a 16 kHz stream."""
 
@@ -138,6 +162,18 @@ class Endpointer:
         self._utt_frames = 0
         self._silence_run = 0
         self._speech_end = 0.0
+        self._hangover_now = self._hangover_frames  # the open utterance's hangover
+
+    def set_hangover_ms(self, ms: int) -> list[EndpointEvent]:
+        """Change the open utterance's hangover (until it closes); closes it at once when its
+        trailing silence is already that long. Returns the events (an ``Offset`` or none)."""
+        if not self._in_speech or ms <= 0:
+            return []
+        frame_ms = 1000 * self._frame / self.sample_rate
+        self._hangover_now = max(1, round(ms / frame_ms))
+        if self._silence_run >= self._hangover_now:
+            return [self._close(False)]
+        return []
 
     @property
     def in_speech(self) -> bool:
@@ -174,10 +210,12 @@ class Endpointer:
             if voiced:
                 self._silence_run = 0
                 self._speech_end = self.time
+                self._hangover_now = self._hangover_frames  # speech went on: a decoded
+                # text's early/late hangover no longer applies
             else:
                 self._silence_run += 1
             forced = self._utt_frames >= self._max_frames
-            if self._silence_run >= self._hangover_frames or forced:
+            if self._silence_run >= self._hangover_now or forced:
                 events.append(UtteranceAudio(np.concatenate(voiced_run)))
                 voiced_run = []
                 events.append(self._close(forced))
@@ -216,4 +254,5 @@ class Endpointer:
         self._in_speech = False
         self._utt_frames = 0
         self._silence_run = 0
+        self._hangover_now = self._hangover_frames
         return Offset(self.time, self._speech_end, forced)

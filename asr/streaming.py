@@ -101,6 +101,7 @@ class VadRecognizerStream:
         self._new_decoder = new_decoder
         self._postprocess = postprocess
         self._endpointer = Endpointer(endpoint)
+        self._endpoint_cfg = endpoint
         self._lock = threading.Lock()
         self._rate: int | None = None
         self._resampler: Any = None
@@ -206,11 +207,30 @@ class VadRecognizerStream:
             t = utt.start + len(partial_audio) / ASR_SAMPLE_RATE
             with self._lock:
                 changed = text != self._partial_text
+                ended: list[StreamEvent] = []
                 if self._open is utt:
                     self._partial_text = text
+                    ended = self._adapt_hangover(utt)
             if changed:  # an unchanged (or still empty) partial is not news
                 events.append(PartialResult(text, t))
+            if ended:  # the decoded text ended the utterance early: its final is ready now
+                events.extend(ended)
+                with self._lock:
+                    closed = list(self._closed)
+                    self._closed.clear()
+                events.extend(self._finalise(done) for done in closed)
         return events
+
+    def _adapt_hangover(self, utt: _Utterance) -> list[StreamEvent]:
+        """After a decode of the open utterance: a finished-looking sentence may end it after
+        ``early_silence_ms``, one that trails off waits ``incomplete_silence_ms`` (lock held)."""
+        looks_complete = getattr(utt.decoder, "looks_complete", None)
+        covered = getattr(utt.decoder, "prefetched_voiced_end", -1)
+        if looks_complete is None or covered != utt.n_samples - self._endpointer.trailing_silence:
+            return []  # no decode of all the speech so far (or the user spoke on meanwhile)
+        cfg = self._endpoint_cfg
+        ms = cfg.early_silence_ms if looks_complete() else cfg.incomplete_silence_ms
+        return self._handle(self._endpointer.set_hangover_ms(ms))
 
     def _finalise(self, utt: _Utterance) -> FinalResult:
         audio = utt.audio()

@@ -24,7 +24,7 @@ import numpy as np
 from tingshuo.asr.base import ASR_SAMPLE_RATE, Segment, Transcript
 from tingshuo.asr.config import ASRConfig
 from tingshuo.asr.encoder_pooling import EncoderStates, pool_encoder_states
-from tingshuo.asr.endpointing import Endpointer, Onset
+from tingshuo.asr.endpointing import Endpointer, Onset, sentence_looks_complete
 from tingshuo.asr.guards import DecodedSegment, guard_segments
 from tingshuo.asr.hotwords import hotwords_heard
 from tingshuo.asr.streaming import VadRecognizerStream
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 MIN_DECODE_S = 0.1  # shorter audio is returned as empty text without running the model
 MIN_PARTIAL_S = 1.0  # no partial before this much utterance audio (pre-roll included);
 # Whisper rarely returns text for less, and every decode costs a full 30 s window
+PARTIAL_MAX_TOKENS = 224  # a partial longer than this is cut (a final decodes in full)
 PARTIAL_BUSY_FACTOR = 1.5  # partial spacing ≥ this × the last partial's decode time
 SAME_AUDIO_SLACK = 2  # samples: a decode this close in length covered the same audio (rounding)
 FLAG_NO_SPEECH = "no_speech"  # Transcript.flags: the speech detector found no speech
@@ -190,6 +191,61 @@ class WhisperRecognizer:
         raw = self.decode_samples(samples, hotwords=hotwords)
         return finish_transcript(raw, itn=itn or self.config.itn, punctuate=self._punctuate)
 
+    def decode_partial(self, samples: np.ndarray) -> str:
+        """Provisional text for an open utterance, cheaply (Simplified, guarded, no hotwords).
+
+        The encoder sees the utterance plus ``whisper.partial_margin_s`` of padding (at least
+        ``whisper.partial_window_s``) instead of a 30 s window, and decoding uses
+        ``whisper.partial_beam_size``: several times less work than a final, so live text does
+        not eat the CPU the finals need. Less accurate than a final, which re-decodes.
+        """
+        wc = self.config.whisper
+        if wc.partial_window_s <= 0 or len(samples) < MIN_DECODE_S * ASR_SAMPLE_RATE:
+            return self.decode_samples(samples).text if wc.partial_window_s <= 0 else ""
+        from faster_whisper.audio import pad_or_trim
+
+        features = self._model.feature_extractor(samples)[:, :-1]
+        per_s = 1.0 / self._model.feature_extractor.time_per_frame  # mel frames per second
+        full = self._model.feature_extractor.nb_max_frames
+        margin = int(wc.partial_margin_s * per_s)
+        if features.shape[1] + margin > full:  # a long utterance: the full recipe
+            return self.decode_samples(samples).text
+        frames = min(full, max(int(wc.partial_window_s * per_s), features.shape[1] + margin))
+        encoded = self._encode(pad_or_trim(features, frames))
+        tokenizer = self._partial_tokenizer()
+        result = self._model.model.generate(
+            encoded,
+            [[*tokenizer.sot_sequence, tokenizer.no_timestamps]],
+            beam_size=max(1, wc.partial_beam_size),
+            max_length=PARTIAL_MAX_TOKENS,
+            suppress_blank=wc.suppress_blank,
+            return_no_speech_prob=True,
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        segment = DecodedSegment(
+            start=0.0,
+            end=len(samples) / ASR_SAMPLE_RATE,
+            text=to_simplified(tokenizer.decode(tokens)),
+            avg_logprob=0.0,  # scores are not asked for: only the loop/no-speech guards act
+            no_speech_prob=float(result.no_speech_prob),
+        )
+        kept, _flags = guard_segments([segment], self.config.guard)
+        return "".join(s.text for s in kept).strip()
+
+    def _partial_tokenizer(self) -> Any:
+        tokenizer = getattr(self, "_tokenizer", None)
+        if tokenizer is None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            tokenizer = Tokenizer(
+                self._model.hf_tokenizer,
+                self._model.model.is_multilingual,
+                task="transcribe",
+                language=self.config.whisper.language,
+            )
+            self._tokenizer = tokenizer
+        return tokenizer
+
     def has_speech(self, samples: np.ndarray) -> bool:
         """Whether the endpointer's speech detector opens an utterance in these 16 kHz samples."""
         endpointer = Endpointer(self.config.endpoint)
@@ -218,18 +274,21 @@ def merge_hotwords(*lists: str) -> str:
 
 
 class _WhisperUtterance:
-    """Rate-limited re-decoding of one open utterance.
+    """Rate-limited decoding of one open utterance: cheap partials, a prefetched final.
 
     A partial is due after ``partial_interval_ms`` of new audio, or after
     ``PARTIAL_BUSY_FACTOR`` × the last partial's decode time when that is longer, so on a
     slow or busy CPU partial decoding never takes more than ~2/3 of real time and cannot
-    pile up in front of the final result. Until a partial has produced text the plain
-    interval applies, so every utterance with speech gets its first partial promptly.
+    pile up in front of the final result. Partials take the recognizer's cheap path
+    (:meth:`WhisperRecognizer.decode_partial`: a short encoder window, greedy).
 
     Prefetch: once ``prefetch_silence_ms`` of trailing silence follow speech that the last
-    decode has not seen, the utterance is decoded at once; if the hangover then confirms the
-    endpoint with no new speech, the final result reuses that decode instead of running the
-    model again, so end-of-speech → final costs the hangover, not hangover + decode.
+    decode has not seen, the utterance is decoded at once with the full recipe; if the
+    endpoint then comes with no new speech, the final result reuses that decode instead of
+    running the model again, so end-of-speech → final costs max(hangover, prefetch + decode),
+    not hangover + decode. While the silence is shorter than that, no partial is started
+    (it would delay the prefetch). :meth:`looks_complete` tells the stream whether the
+    prefetched text reads as a finished sentence, so it may end the utterance early.
     """
 
     def __init__(
@@ -240,9 +299,11 @@ class _WhisperUtterance:
         self._interval = max(1, interval_samples)
         ep = recognizer.config.endpoint
         self._prefetch = int(ep.prefetch_silence_ms * ASR_SAMPLE_RATE / 1000)
-        self._decoded_at = 0
+        self._decoded_at = 0  # utterance samples the last decode (partial or prefetch) saw
         self._voiced_end = 0
-        self._decoded: Transcript | None = None
+        self._decoded: Transcript | None = None  # the last full-recipe (prefetch) decode
+        self._prefetched_at = -1  # samples that decode covered
+        self._text = ""  # the last provisional text
         self._last_cost = 0  # samples of real time the last partial decode took
 
     def partial_due(self, n_samples: int, trailing_silence: int = 0) -> bool:
@@ -250,28 +311,49 @@ class _WhisperUtterance:
         if n_samples < MIN_PARTIAL_S * ASR_SAMPLE_RATE:
             return False
         voiced_end = self._voiced_end
-        if self._prefetch and trailing_silence >= self._prefetch and self._decoded_at < voiced_end:
-            return True
+        if self._prefetch and trailing_silence >= self._prefetch:
+            return self._prefetched_at != voiced_end + self._prefetch
+        if self._prefetch and trailing_silence > 0:
+            return False  # speech may be ending: keep the worker free for the prefetch
         spacing = self._interval
-        if self._decoded is not None and self._decoded.text:
+        if self._text:
             spacing = max(spacing, int(PARTIAL_BUSY_FACTOR * self._last_cost))
         return n_samples - self._decoded_at >= spacing
 
     def partial(self, samples: np.ndarray) -> str:
-        if self._prefetch and len(samples) - self._voiced_end >= self._prefetch:
-            # speech may be over: decode exactly what the final would decode
-            samples = samples[: self._voiced_end + self._prefetch]
         start = time.perf_counter()
-        self._decoded = self._rec.decode_samples(samples, hotwords=self._hotwords)
+        if self._prefetch and len(samples) - self._voiced_end >= self._prefetch:
+            # speech may be over: decode exactly what the final would decode, fully
+            samples = samples[: self._voiced_end + self._prefetch]
+            self._decoded = self._rec.decode_samples(samples, hotwords=self._hotwords)
+            self._prefetched_at = len(samples)
+            text = finish_transcript(self._decoded).text  # spacing/punctuation as finals
+        else:
+            text = finish_transcript(Transcript(self._rec.decode_partial(samples))).text
+            self._last_cost = int((time.perf_counter() - start) * ASR_SAMPLE_RATE)
         self._decoded_at = len(samples)
-        self._last_cost = int((time.perf_counter() - start) * ASR_SAMPLE_RATE)
-        return finish_transcript(self._decoded).text  # spacing/punctuation forms as finals
+        self._text = text
+        return text
+
+    @property
+    def prefetched_voiced_end(self) -> int:
+        """Utterance samples up to the last voiced frame the prefetch decoded (-1: none)."""
+        if self._decoded is None or self._prefetched_at < 0:
+            return -1
+        return self._prefetched_at - self._prefetch
+
+    def looks_complete(self) -> bool:
+        """Whether the prefetched decode reads as a finished sentence."""
+        return self._decoded is not None and sentence_looks_complete(self._decoded.text)
 
     def final(self, samples: np.ndarray, speech_samples: int | None = None) -> Transcript:
         if speech_samples is not None and self._prefetch:
             # the utterance as decoded: onset (pre-roll included) to the last voiced frame
             # plus prefetch_silence_ms, whether it arrives live or from a file
             samples = samples[: speech_samples + self._prefetch]
-        if self._decoded is not None and abs(self._decoded_at - len(samples)) <= SAME_AUDIO_SLACK:
-            return self._decoded  # the last decode already covered exactly this audio
+        if (
+            self._decoded is not None
+            and abs(self._prefetched_at - len(samples)) <= SAME_AUDIO_SLACK
+        ):
+            return self._decoded  # the prefetch already decoded exactly this audio
         return self._rec.decode_samples(samples, hotwords=self._hotwords)

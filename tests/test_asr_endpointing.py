@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from tingshuo.asr.config import EndpointConfig
-from tingshuo.asr.endpointing import EndpointConfigError, Endpointer, Offset, Onset, UtteranceAudio
+from tingshuo.asr.endpointing import (
+    EndpointConfigError,
+    Endpointer,
+    Offset,
+    Onset,
+    UtteranceAudio,
+    sentence_looks_complete,
+)
 from tingshuo.core.audio import read_audio
 
 SR = 16000
@@ -134,3 +141,48 @@ def test_speech_under_noise_still_opens(speech: np.ndarray) -> None:
     rms = float(np.sqrt(np.mean(speech**2)))
     noisy = speech + rng.normal(0, rms / np.sqrt(10), len(speech)).astype(np.float32)  # 10 dB
     assert "Onset" in kinds(run(Endpointer(EndpointConfig()), padded(noisy), 320))
+
+
+@pytest.mark.parametrize(
+    ("text", "complete"),
+    [
+        ("我想问一下我的订单到哪了", True),
+        ("好的，谢谢。", True),
+        ("你好你好", True),
+        ("我想查一下，", False),
+        ("因为我上周买的那个", False),
+        ("我的订单号是二零二四然后", False),
+        ("就是", False),
+        ("", False),
+    ],
+)
+def test_sentence_looks_complete(text: str, complete: bool) -> None:
+    assert sentence_looks_complete(text) is complete
+
+
+def test_shorter_hangover_closes_at_once_when_silence_is_long_enough(speech: np.ndarray) -> None:
+    ep = Endpointer(EndpointConfig(min_silence_ms=800))
+    events = ep.feed(padded(speech, 1.0, 0.0))
+    while ep.trailing_silence < 0.4 * SR:  # silence under the hangover
+        events += ep.feed(np.zeros(320, np.float32))
+    assert kinds(events) == ["Onset"] and ep.in_speech
+    assert ep.set_hangover_ms(1000) == []  # longer: still open
+    closed = ep.set_hangover_ms(300)  # shorter than the silence so far: closes now
+    assert [type(e).__name__ for e in closed] == ["Offset"] and not ep.in_speech
+    assert ep.set_hangover_ms(300) == []  # nothing open: no event
+
+
+def test_longer_hangover_holds_an_utterance_open(speech: np.ndarray) -> None:
+    ep = Endpointer(EndpointConfig(min_silence_ms=600))
+    assert kinds(ep.feed(padded(speech, 1.0, 0.0))) == ["Onset"]
+    ep.set_hangover_ms(2000)
+    assert kinds(ep.feed(np.zeros(SR, np.float32))) == []  # ≥ 1 s of silence: still open
+    assert kinds(ep.feed(np.zeros(SR, np.float32))) == ["Offset"]
+
+
+def test_speech_resets_a_changed_hangover(speech: np.ndarray) -> None:
+    ep = Endpointer(EndpointConfig(min_silence_ms=600))
+    ep.feed(padded(speech, 1.0, 0.0))
+    ep.set_hangover_ms(2000)  # a decoded text trailed off …
+    events = ep.feed(speech) + ep.feed(np.zeros(int(0.8 * SR), np.float32))
+    assert kinds(events) == ["Offset"]  # … but the user spoke on: the default 600 ms again

@@ -173,3 +173,52 @@ def test_to_float_samples_formats() -> None:
     assert to_float_samples(np.array([16384], np.int16))[0] == pytest.approx(0.5)
     assert to_float_samples(b"\x00\x40")[0] == pytest.approx(0.5)
     assert to_float_samples(np.array([0.25], np.float64)).dtype == np.float32
+
+
+class PrefetchingDecoder(RecordingDecoder):
+    """Decodes once the trailing silence reaches 100 ms, as Whisper's prefetch does, and says
+    whether that text reads as complete."""
+
+    def __init__(self, log: list, complete: bool) -> None:
+        super().__init__(log)
+        self.complete = complete
+        self.voiced_end = 0
+        self.prefetched_voiced_end = -1
+
+    def partial_due(self, n: int, trailing_silence: int = 0) -> bool:
+        self.voiced_end = n - trailing_silence
+        return trailing_silence >= 1600 and self.prefetched_voiced_end != self.voiced_end
+
+    def partial(self, samples: np.ndarray) -> str:
+        self.prefetched_voiced_end = self.voiced_end
+        return super().partial(samples)
+
+    def looks_complete(self) -> bool:
+        return self.complete
+
+
+@pytest.mark.parametrize(("complete", "ends_within_s"), [(True, (0.25, 0.45)), (False, (1.1, 1.4))])
+def test_decoded_text_sets_the_hangover(clip, complete: bool, ends_within_s) -> None:
+    """A prefetched text that reads complete ends the utterance after early_silence_ms (here
+    right after the decode); one that trails off waits incomplete_silence_ms."""
+    log: list = []
+    stream = VadRecognizerStream(
+        lambda: PrefetchingDecoder(log, complete),
+        EndpointConfig(min_silence_ms=700, early_silence_ms=300, incomplete_silence_ms=1200),
+    )
+    rate = clip.sample_rate
+    signal = with_silence(clip.samples, rate, pad=2.0)
+    step = rate // 50
+    stopped_at = None
+    events: list = []
+    for i in range(0, len(signal), step):
+        new = stream.accept_waveform(rate, signal[i : i + step])
+        if stream.is_ready:
+            new += stream.decode()
+        if stopped_at is None and any(isinstance(e, SpeechStopped) for e in new):
+            stopped_at = (i + step) / rate
+        events += new
+    finals = [e for e in events if isinstance(e, FinalResult)]
+    assert len(finals) == 1 and stopped_at is not None
+    silence = stopped_at - finals[0].end  # silence heard when the utterance was closed
+    assert ends_within_s[0] <= silence <= ends_within_s[1]

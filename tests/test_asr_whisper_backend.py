@@ -244,3 +244,21 @@ def test_transcript_carries_the_pooled_encoder_states_of_its_own_pass(
     assert 0 < enc.frames <= int(np.ceil(audio.duration / 0.02))
     again = recognizer.encoder_states(audio.samples)  # the encode-only path pools the same way
     assert again is not None and np.allclose(again.pooled, enc.pooled, atol=1e-3)
+
+
+def test_partials_take_the_short_window_and_finals_the_full_one(
+    recognizer, references, asr_dev: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partial encodes the utterance plus a margin (≥ partial_window_s), not 30 s; its text
+    is close to the final's. A final still encodes the whole 30 s window."""
+    name = "firered_aishell1_BAC009S0764W0121.wav"
+    samples = read_audio(asr_dev / "wav" / name, 16000).samples
+    frames: list[int] = []
+    encode = recognizer._encode
+    monkeypatch.setattr(recognizer, "_encode", lambda f: frames.append(f.shape[-1]) or encode(f))
+    partial = recognizer.decode_partial(samples)
+    assert frames == [1000]  # a ~4.6 s clip + 3 s margin < the 10 s minimum window
+    final = recognizer.transcribe(Audio(samples, 16000))
+    assert frames[1:] == [3000]
+    assert character_error_rate([final.text], [partial]) < 0.2, (partial, final.text)
+    assert character_error_rate([references[name]], [partial]) < 0.25, partial
