@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,6 +76,39 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     import soxr
 
     return soxr.resample(samples.astype(np.float32, copy=False), src_rate, dst_rate, quality="HQ")
+
+
+class StreamResampler:
+    """Resamples consecutive chunks of one audio stream to ``dst_rate`` seamlessly.
+
+    One soxr ``ResampleStream`` carries its filter state across chunks, so there is no
+    click or gap where chunks meet (resampling chunks one by one restarts the filter at every
+    edge). The source rate is taken from the first chunk; ``last=True`` drains the filter.
+    """
+
+    def __init__(self, dst_rate: int) -> None:
+        self.dst_rate = dst_rate
+        self._src_rate: int | None = None
+        self._stream: Any = None
+
+    def feed(self, audio: Audio, *, last: bool = False) -> np.ndarray:
+        """The resampled samples of ``audio`` (and, with ``last``, the filter's tail)."""
+        if self._src_rate is None:
+            self._src_rate = audio.sample_rate
+            if audio.sample_rate != self.dst_rate:
+                import soxr
+
+                self._stream = soxr.ResampleStream(
+                    audio.sample_rate, self.dst_rate, 1, dtype="float32", quality="HQ"
+                )
+        elif audio.sample_rate != self._src_rate:
+            raise AudioFormatError(
+                f"stream changed sample rate {self._src_rate} -> {audio.sample_rate}"
+            )
+        samples = audio.samples.astype(np.float32, copy=False)
+        if self._stream is None:
+            return samples
+        return np.asarray(self._stream.resample_chunk(samples, last=last), np.float32).reshape(-1)
 
 
 def pcm16_to_float(data: bytes) -> np.ndarray:

@@ -38,6 +38,13 @@ class DialogConfig:
     bridge_checkpoint: str = ""  # empty: the packaged default checkpoint
     knowledge_base: str = ""  # empty: the packaged customer-service example
     memory_turns: int = 8
+    # the reply's first synthesis segment: its first clause(s) up to this many characters,
+    # so the first audio is short to render or already in the synthesis cache (0: off)
+    first_segment_chars: int = 14
+    # at start-up, render the reply openings a session will need first (each knowledge-base
+    # answer's first segment and the empathy prefixes, in the styles the empathy map uses)
+    # into the synthesis cache, in the background at the lowest priority
+    prewarm_replies: bool = True
     escalate_after_angry_turns: int = 3  # consecutive angry/hate turns before human handoff
     # an angry/hate turn counts toward escalation only at this calibrated confidence (and
     # never when the bridge marks it uncertain)

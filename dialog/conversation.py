@@ -39,6 +39,7 @@ class Conversation:
         emotion_policy: str = "empathetic",
         memory_turns: int = 8,
         max_segment_chars: int = 60,
+        first_segment_chars: int = 0,
     ) -> None:
         if emotion_policy not in EMOTION_POLICIES:
             raise ValueError(
@@ -48,6 +49,7 @@ class Conversation:
         self.emotion_policy = emotion_policy
         self.memory = ConversationMemory(max(1, memory_turns))
         self.max_segment_chars = max_segment_chars
+        self.first_segment_chars = first_segment_chars
         self.reply: ActiveReply | None = None
         self._replies = 0
 
@@ -86,8 +88,9 @@ class Conversation:
         return state
 
     def segments(self, state: ActiveReply) -> list[str]:
-        """The reply text in synthesis segments."""
-        return split_reply(state.text, self.max_segment_chars)
+        """The reply text in synthesis segments: a short first one (fast first audio), then
+        up to ``max_segment_chars`` each. The synthesizer renders each as it is."""
+        return split_reply(state.text, self.max_segment_chars, self.first_segment_chars)
 
     def finish_reply(self, state: ActiveReply) -> None:
         """All of the reply's audio is queued: remember the whole turn."""

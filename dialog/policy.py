@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from tingshuo.core.emotions import Emotion
-from tingshuo.dialog.base import Reply, Turn, UserEmotion
+from tingshuo.dialog.base import Reply, ReplyStyle, Turn, UserEmotion
 from tingshuo.dialog.chat_backend import ChatBackend, ChatBackendError, ChatMessage
 from tingshuo.dialog.empathy import EmpathyMap
 from tingshuo.dialog.knowledge_base import KnowledgeBase
@@ -54,6 +54,20 @@ class EmpatheticPolicy:
     def answer(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> tuple[str, str]:
         """(answer text, intent name) for the utterance, without emotional framing."""
         raise NotImplementedError
+
+    def common_answers(self) -> list[str]:
+        """Answer texts this policy gives often (subclasses with fixed answers list them)."""
+        return []
+
+    def openings(self) -> list[tuple[str, ReplyStyle]]:
+        """Texts replies often start with, each with a style it is spoken in: the handoff
+        message, the empathy prefixes and the common answers in every style of the empathy
+        map. The engine renders their first segments into the synthesis cache ahead of use."""
+        styles = list(dict.fromkeys(rule.style for rule in self.empathy.rules.values()))
+        pairs = [(self.escalation.message, rule.style) for rule in self.empathy.rules.values()]
+        pairs += [(r.prefix, r.style) for r in self.empathy.rules.values() if r.prefix]
+        pairs += [(text, style) for text in self.common_answers() for style in styles]
+        return list(dict.fromkeys(pairs))
 
     def respond(self, history: list[Turn], utterance: str, emotion: UserEmotion) -> Reply:
         """The reply: handoff when anger persists, else the answer with the empathy map's style."""
@@ -102,6 +116,10 @@ class KnowledgeBasePolicy(EmpatheticPolicy):
             remembered.update(self.kb.extract_slots(turn.user_text))
         match = self.kb.match(utterance, remembered)
         return match.answer, match.intent
+
+    def common_answers(self) -> list[str]:
+        """Every intent's answer and the fallback (slot placeholders left in)."""
+        return [*(intent.answer for intent in self.kb.intents), self.kb.fallback]
 
 
 class ChatPolicy(EmpatheticPolicy):

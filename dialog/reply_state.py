@@ -9,9 +9,19 @@ from tingshuo.dialog.base import ReplyStyle, UserEmotion
 from tingshuo.tts.segment import split_text
 
 
-def split_reply(text: str, max_chars: int) -> list[str]:
-    """Reply text in synthesis segments (``tts.segment.split_text``)."""
-    return [p for p in split_text(text, max_chars) if p.strip()] or [text]
+def split_reply(text: str, max_chars: int, first_chars: int = 0) -> list[str]:
+    """Reply text in synthesis segments (``tts.segment.split_text``), split once here.
+
+    ``first_chars`` > 0: the first segment is the reply's first clause(s) up to that many
+    characters (cut between words when the first clause is longer), so the first audio is a
+    short synthesis — or a cache hit for common openings (好的， / 非常抱歉给您带来了不便，).
+    """
+    parts = [p for p in split_text(text, max_chars) if p.strip()] or [text]
+    if first_chars > 0 and len(parts[0]) > first_chars:
+        head = [p for p in split_text(parts[0], first_chars) if p.strip()]
+        if len(head) > 1:
+            parts = [head[0], "".join(head[1:]), *parts[1:]]
+    return parts
 
 
 @dataclass

@@ -53,6 +53,7 @@ class EngineState:
         self.asr_connections = 0
         self.dialog_connections = 0  # handlers still running (they close their socket last)
         self.load_error = ""
+        self.prewarm: asyncio.Task[int] | None = None  # reply openings → synthesis cache
         root = cache_root(config)
         self._tmp = tempfile.TemporaryDirectory(prefix="tingshuo-dl-")
         self.downloads = DownloadStore(Path(self._tmp.name), config.server.download_ttl_s)
@@ -134,9 +135,14 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
             state.services.start()
             state.job_runner = JobRunner(state)
             state.job_runner.start()
+            if state.services.ready and state.config.server.warmup:  # common reply openings
+                state.prewarm = asyncio.create_task(state.services.prewarm_replies())
         try:
             yield
         finally:
+            if state.prewarm is not None:
+                state.prewarm.cancel()
+                await asyncio.gather(state.prewarm, return_exceptions=True)
             await state.drain()
             await state.close()
 
@@ -169,7 +175,13 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
     async def readyz() -> JSONResponse:
         """Readiness: models loaded and warmed, not shutting down."""
         if state.ready:
-            return JSONResponse({"status": "ready"})
+            body: dict[str, Any] = {"status": "ready"}
+            if state.prewarm is not None:  # background: readiness does not wait for it
+                body["reply_prewarm"] = {
+                    "done": state.prewarm.done(),
+                    "rendered": state.services.prewarmed if state.services else 0,
+                }
+            return JSONResponse(body)
         reason = state.load_error or ("draining" if not state.accepting else "loading")
         return JSONResponse({"status": "not ready", "reason": reason}, 503)
 

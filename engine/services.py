@@ -18,10 +18,11 @@ import numpy as np
 from tingshuo.asr.base import ASR_SAMPLE_RATE, Recognizer, Transcript
 from tingshuo.core.audio import Audio
 from tingshuo.dialog.base import EmotionBridge, ReplyPolicy
+from tingshuo.dialog.reply_state import split_reply
 from tingshuo.engine.config import EngineConfig, cache_root, recognizer_config
 from tingshuo.engine.metrics import Metrics
 from tingshuo.engine.workers import Batcher, WorkerPool
-from tingshuo.tts.base import Synthesizer
+from tingshuo.tts.base import Style, Synthesizer
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     pool: WorkerPool | None = None
     ready: bool = False
+    prewarmed: int = 0  # reply openings rendered into the synthesis cache at start-up
     _batcher: Batcher[TranscribeRequest, Transcript] | None = None
 
     @classmethod
@@ -115,6 +117,42 @@ class Services:
         emotion = self.bridge.estimate(audio.resample(ASR_SAMPLE_RATE), "你好")
         self.policy.respond([], "你好", emotion)
         log.info("models warmed in %.1f s", time.perf_counter() - t0)
+
+    def reply_openings(self) -> list[tuple[str, Style]]:
+        """(first segment, style) of the replies sessions often start with (the policy's
+        ``openings``), as a session would split them; ones with unfilled slots left out."""
+        openings = getattr(self.policy, "openings", None)
+        if openings is None:
+            return []
+        dc, tc = self.config.dialog, self.config.tts
+        pairs = []
+        for text, style in openings():
+            first = split_reply(text, tc.max_segment_chars, dc.first_segment_chars)[0]
+            if "{" not in first:
+                pairs.append((first, Style(emotion=style.emotion, intensity=style.intensity)))
+        return list(dict.fromkeys(pairs))
+
+    async def prewarm_replies(self) -> int:
+        """Render :meth:`reply_openings` with the default voice into the synthesis cache, one
+        job at a time on the worker pool (background work: sessions' jobs interleave), so a
+        reply's first audio is a cache hit. Returns how many were rendered; a failure stops
+        the warm-up with a warning (the cache is an optimisation)."""
+        if not self.config.dialog.prewarm_replies or not self.config.tts.cache.enabled:
+            return 0
+        t0 = time.perf_counter()
+        for text, style in self.reply_openings():
+            try:
+                await self.run("prewarm", self.synthesizer.synthesize, text, style, None)
+            except Exception as exc:  # noqa: BLE001 - logged; sessions synthesize live
+                log.warning("reply prewarm stopped after %d: %s", self.prewarmed, exc)
+                break
+            self.prewarmed += 1
+        log.info(
+            "%d reply openings in the synthesis cache (%.1f s)",
+            self.prewarmed,
+            time.perf_counter() - t0,
+        )
+        return self.prewarmed
 
     def _transcribe_batch(self, items: Sequence[TranscribeRequest]) -> list[Transcript]:
         batch_fn = getattr(self.recognizer, "transcribe_batch", None)

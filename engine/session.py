@@ -13,6 +13,7 @@ sent and played milliseconds, and the conversation keeps only the part the user 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -29,7 +30,7 @@ from tingshuo.asr.base import (
     SpeechStopped,
     StreamEvent,
 )
-from tingshuo.core.audio import float_to_pcm16, resample
+from tingshuo.core.audio import Audio, StreamResampler, float_to_pcm16
 from tingshuo.dialog.base import Reply, Turn, UserEmotion
 from tingshuo.dialog.conversation import Conversation
 from tingshuo.dialog.reply_state import ActiveReply
@@ -77,6 +78,7 @@ class Session:
             settings.emotion_policy,
             services.config.dialog.memory_turns,
             services.config.tts.max_segment_chars,
+            services.config.dialog.first_segment_chars,
         )
         self.closed = False
         self.close_reason = ""
@@ -88,6 +90,10 @@ class Session:
         self._utterance = 0
         self._audio_ms = 0.0
         self._stopped_at: float | None = None
+        # (stream seconds received so far, perf_counter on arrival) of recent audio chunks:
+        # maps the recognizer's speech-end time to the wall clock (voice-to-voice timing)
+        self._stream_s = 0.0
+        self._arrivals: collections.deque[tuple[float, float]] = collections.deque(maxlen=500)
         self._reply_task_pending: asyncio.Task[None] | None = None
 
     # ---- life cycle ----
@@ -120,6 +126,8 @@ class Session:
         await self._cancel_reply()
         if self._stream is not None:
             self._stream.reset()
+        self._stream_s = 0.0
+        self._arrivals.clear()
         self.conversation.reset()
         self._speaker = None
 
@@ -164,6 +172,8 @@ class Session:
             return
         if isinstance(event, AudioIn):
             self._audio_ms += event.duration_ms
+            self._stream_s += event.duration_ms / 1000
+            self._arrivals.append((self._stream_s, time.perf_counter()))
             # VAD runs here, on arrival, even while a decode is running in a worker, so
             # speech.started (and barge-in) is never delayed by model work.
             try:
@@ -238,6 +248,13 @@ class Session:
             results = await self.services.run("asr", self._stream.decode)
             await self._on_stream_events(results)
 
+    def _wall_time_of(self, t: float) -> float | None:
+        """perf_counter when the audio at stream time ``t`` arrived (None: not remembered)."""
+        for end, arrived in self._arrivals:
+            if end >= t - 1e-6:
+                return arrived
+        return None
+
     def _utterance_at(self, t: float) -> int:
         """Id of the utterance that started last at or before stream time ``t``."""
         ids = [uid for start, uid in self._starts if start <= t + 1e-6]
@@ -269,7 +286,12 @@ class Session:
             return
         await self._barge_in()
         await self._cancel_reply()  # a reply still thinking about the previous utterance
-        endpoint_at = self._stopped_at or time.perf_counter()
+        now = time.perf_counter()
+        # voice-to-voice counts from the end of the user's speech (the hangover is inside)
+        spoke_until = self._wall_time_of(final.end)
+        endpoint_at = spoke_until or self._stopped_at or now
+        if spoke_until is not None:
+            self.services.metrics.stage_seconds.labels("endpoint").observe(now - spoke_until)
         self._stopped_at = None
         task = asyncio.create_task(self._respond(utt, final, endpoint_at), name=f"reply-{self.id}")
         self._reply_task_pending = task
@@ -334,19 +356,27 @@ class Session:
                 await self._emit(ErrorEvent(INTERNAL, f"reply failed: {exc}"))
 
     async def _speak(self, state: ActiveReply) -> None:
+        """Synthesize the reply segment by segment (split once, by the conversation), each
+        segment one job on the worker pool (a cache hit for common openings), the next one
+        rendering while this one is sent; output resampled as one continuous stream."""
         svc = self.services
-        synth = svc.synthesizer
         rate_out = self.settings.sample_rate_out
         frame = max(1, rate_out * svc.config.server.reply_frame_ms // 1000)
         style = Style(emotion=state.style.emotion, intensity=state.style.intensity)
         voice = self.settings.voice or None
-        svc.start()
-        executor = svc.pool.executor if svc.pool else None
+        segments = self.conversation.segments(state)
+        resampler = StreamResampler(rate_out)
         t_start = time.perf_counter()
-        for segment in self.conversation.segments(state):
-            state.current, state.current_start_ms = segment, state.synth_ms
-            async for audio in synth.stream(segment, style, voice, executor):
-                samples = resample(audio.samples, audio.sample_rate, rate_out)
+        job: asyncio.Future[Audio] | None = self._synthesize(segments[0], style, voice)
+        try:
+            for k, segment in enumerate(segments):
+                assert job is not None
+                audio = await job
+                job = None
+                if k + 1 < len(segments):  # the next segment renders while this one goes out
+                    job = self._synthesize(segments[k + 1], style, voice)
+                state.current, state.current_start_ms = segment, state.synth_ms
+                samples = resampler.feed(audio, last=k + 1 == len(segments))
                 for i in range(0, len(samples), frame):
                     pcm = float_to_pcm16(samples[i : i + frame])
                     if state.frames == 0:
@@ -357,9 +387,19 @@ class Session:
                     state.frames += 1
                     state.synth_ms += event.duration_ms
                     await self._emit(event)
-            state.segments.append((segment, state.current_start_ms, state.synth_ms))
-            state.current = ""
+                state.segments.append((segment, state.current_start_ms, state.synth_ms))
+                state.current = ""
+        finally:
+            if job is not None:
+                job.cancel()
+                await asyncio.gather(job, return_exceptions=True)
         svc.metrics.stage_seconds.labels("tts").observe(time.perf_counter() - t_start)
+
+    def _synthesize(self, segment: str, style: Style, voice: str | None) -> asyncio.Future[Audio]:
+        synth = self.services.synthesizer
+        return asyncio.ensure_future(
+            self.services.run("tts_segment", synth.synthesize, segment, style, voice)
+        )
 
     async def _cancel_reply(self) -> ActiveReply | None:
         state = self.conversation.drop_reply()

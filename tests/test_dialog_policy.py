@@ -147,3 +147,17 @@ def test_chat_policy_uses_the_endpoint_then_falls_back(
     assert slow.intent == "refund_request"  # answered by the knowledge base after the timeout
     _Handler.delay = 0.0
     backend.close()
+
+
+def test_openings_cover_prefixes_handoff_and_kb_answers_in_each_style(
+    kb_policy: KnowledgeBasePolicy,
+) -> None:
+    policy = kb_policy
+    pairs = policy.openings()
+    texts = {t for t, _ in pairs}
+    assert "非常抱歉给您带来了不便，" in texts
+    assert policy.escalation.message in texts
+    assert "您好，我是智能客服小听，请问有什么可以帮您？" in texts
+    styles = {s for t, s in pairs if t == "您好，我是智能客服小听，请问有什么可以帮您？"}
+    assert styles == {rule.style for rule in policy.empathy.rules.values()}
+    assert len(pairs) == len(set(pairs))

@@ -42,3 +42,18 @@ def test_split_reply_sentences() -> None:
     parts = split_reply("您好。请稍等，我帮您查一下！好的", 60)
     assert "".join(parts).replace(" ", "") == "您好。请稍等，我帮您查一下！好的"
     assert len(parts) >= 2
+
+
+def test_split_reply_first_segment_is_a_short_clause() -> None:
+    text = "非常抱歉给您带来了不便，退款审核通过后会在一到三个工作日内原路退回。银行卡可能需要三到七个工作日。"
+    parts = split_reply(text, 60, first_chars=14)
+    assert parts[0] == "非常抱歉给您带来了不便，"
+    assert "".join(parts) == text and all(len(p) <= 60 for p in parts)
+    assert split_reply(text, 60) == split_reply(text, 60, first_chars=0)
+    # a first clause longer than the limit is cut between words, never inside one
+    long_clause = split_reply("您可以在我的订单里找到这件商品然后点申请售后。", 60, first_chars=8)
+    assert (
+        len(long_clause[0]) <= 8
+        and "".join(long_clause) == "您可以在我的订单里找到这件商品然后点申请售后。"
+    )
+    assert split_reply("好的。", 60, first_chars=14) == ["好的。"]

@@ -19,6 +19,7 @@ from tests.engine_doubles import (
     silence,
     speech_like,
 )
+from tingshuo.core.emotions import Emotion
 from tingshuo.engine.config import EngineConfig
 from tingshuo.engine.events import (
     AudioIn,
@@ -253,6 +254,81 @@ def test_reply_text_says_when_the_policy_hands_off_to_a_human() -> None:
         assert "人工" in reply.text
         await session.close("test over")
         await client.task
+        await services.close()
+
+    asyncio.run(main())
+
+
+class RecordingSynthesizer(ToneSynthesizer):
+    """Records the text of every synthesis call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def synthesize(self, text: str, style=None, voice=None):  # noqa: ANN001, ANN201
+        self.calls.append(text)
+        return super().synthesize(text, style, voice)
+
+
+def test_reply_is_split_once_with_a_short_first_segment() -> None:
+    """The conversation splits the reply; each segment is one synthesis call (nothing split
+    again), the first a short clause; the audio adds up to the whole reply."""
+
+    async def main() -> None:
+        long_request = (
+            "我想问一下我上个星期买的那台洗衣机为什么到现在还没有发货呢而且客服电话也一直打不通"
+            "我已经等了整整一个星期了希望你们能尽快帮我处理一下这个问题"
+        )
+        services = make_services([long_request])
+        synth = RecordingSynthesizer()
+        services.synthesizer = synth
+        session = Session(services, SessionStart(sample_rate_out=16000))
+        client = Client(session)
+        await session.open()
+        await feed(session, speech_like(1.0))
+        await feed(session, silence(0.6))
+        await client.wait_for(ReplyDone)
+        await session.close("test over")
+        await client.task
+        reply = client.of(ReplyText)[0].text
+        assert "".join(synth.calls) == reply
+        first_chars = services.config.dialog.first_segment_chars
+        assert len(synth.calls) >= 3 and len(synth.calls[0]) <= first_chars
+        assert all(len(c) <= services.config.tts.max_segment_chars for c in synth.calls)
+        total = sum(f.duration_ms for f in client.of(ReplyAudio))
+        assert total == pytest.approx(0.12 * len(reply) * 1000, abs=5)  # seamless resampling
+        await services.close()
+
+    asyncio.run(main())
+
+
+def test_prewarm_renders_reply_openings_into_the_cache_path() -> None:
+    """Every policy opening's first segment is synthesized once, in its style; openings with
+    unfilled slots are left to the live path."""
+    from tingshuo.dialog.base import ReplyStyle
+    from tingshuo.tts.base import Style
+
+    class OpeningPolicy(EchoKnowledgePolicy):
+        def openings(self) -> list[tuple[str, ReplyStyle]]:
+            sad = ReplyStyle(Emotion.SAD, 0.4)
+            return [
+                ("非常抱歉给您带来了不便，", sad),
+                ("订单{order_id}的进度可以在“我的订单”里查看。", ReplyStyle()),
+                ("您好，我是智能客服小听，请问有什么可以帮您？", ReplyStyle()),
+            ]
+
+    async def main() -> None:
+        services = make_services(["你好"])
+        services.policy = OpeningPolicy(services.bridge)
+        synth = RecordingSynthesizer()
+        services.synthesizer = synth
+        assert await services.prewarm_replies() == 2
+        assert synth.calls == ["非常抱歉给您带来了不便，", "您好，我是智能客服小听，"]
+        assert services.reply_openings()[0] == (
+            "非常抱歉给您带来了不便，",
+            Style(emotion=Emotion.SAD, intensity=0.4),
+        )
         await services.close()
 
     asyncio.run(main())
