@@ -13,8 +13,11 @@ from tingshuo.engine.config import ConfigError, EngineConfig, load_config
 log = logging.getLogger(__name__)
 
 
-def build_server(config: EngineConfig, app=None):  # noqa: ANN001, ANN201
-    """A uvicorn server whose shutdown first drains the engine (used by serve and tests)."""
+def build_server(config: EngineConfig, app=None, loop: str = "auto"):  # noqa: ANN001, ANN201
+    """A uvicorn server whose shutdown first drains the engine (used by serve and tests).
+
+    ``loop``: uvicorn's event loop choice (``auto`` takes uvloop when installed; tests that
+    time the loop's callbacks ask for ``asyncio``)."""
     import uvicorn
 
     from tingshuo.engine.app import create_app
@@ -37,6 +40,7 @@ def build_server(config: EngineConfig, app=None):  # noqa: ANN001, ANN201
         ws_ping_interval=20,
         timeout_graceful_shutdown=int(config.server.shutdown_timeout_s) + 5,
         lifespan="on",
+        loop=loop,
         # the client address comes from security.trusted_proxies alone (engine/security/
         # origin.py); uvicorn's own X-Forwarded-For handling would trust any loopback peer
         proxy_headers=False,

@@ -35,14 +35,14 @@ def engine_test_config(**server: object) -> EngineConfig:
 
 @contextlib.contextmanager
 def running_server(
-    config: EngineConfig, services: Services | None, timeout: float = 300
+    config: EngineConfig, services: Services | None, timeout: float = 300, loop: str = "auto"
 ) -> Iterator[str]:
     """Serve until the block ends (graceful shutdown); yields the base URL."""
     from tingshuo.engine.app import create_app
     from tingshuo.engine.serve_cli import build_server
 
     app = create_app(config, services)
-    server = build_server(config, app)
+    server = build_server(config, app, loop)
     thread = threading.Thread(target=server.run, name="test-engine", daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{config.server.port}"
