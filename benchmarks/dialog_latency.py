@@ -27,8 +27,8 @@ import re
 import socket
 import statistics
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

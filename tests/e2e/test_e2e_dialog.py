@@ -226,5 +226,7 @@ def test_event_loop_is_never_blocked_during_a_session(engine, asr_dev) -> None: 
     with LoopWatch("test-engine") as watch:
         client = asyncio.run(main())
     assert client.of(ReplyAudio) and watch.callbacks > 100
-    print(f"loop callbacks {watch.callbacks}, worst CPU {watch.worst_cpu * 1000:.1f} ms, worst wall {watch.worst_wall * 1000:.1f} ms")
+    print(
+        f"loop callbacks {watch.callbacks}, worst CPU {watch.worst_cpu * 1000:.1f} ms, worst wall {watch.worst_wall * 1000:.1f} ms"
+    )
     assert watch.worst_cpu < 0.05, (watch.worst_cpu, watch.worst_what)
