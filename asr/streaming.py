@@ -188,6 +188,22 @@ class VadRecognizerStream:
                 utt.n_samples, self._endpointer.trailing_silence
             )
 
+    def prefetch_audio(self) -> tuple[float, float, np.ndarray] | None:
+        """What the next :meth:`decode` will decode as a likely final, if it will: (utterance
+        start, speech end, 16 kHz samples), stream times in seconds. Lets a caller start
+        audio-only work on the utterance (e.g. prosody) alongside that decode."""
+        with self._lock:
+            utt = self._open
+            span_of = getattr(utt.decoder, "prefetch_span", None) if utt is not None else None
+            if utt is None or span_of is None:
+                return None
+            trailing = self._endpointer.trailing_silence
+            span = span_of(utt.n_samples, trailing)
+            if span is None:
+                return None
+            speech_end = utt.start + (utt.n_samples - trailing) / ASR_SAMPLE_RATE
+            return utt.start, speech_end, utt.audio()[:span].copy()
+
     def decode(self) -> list[StreamEvent]:
         """Run the model: finals for closed utterances, then a partial for the open one."""
         with self._lock:

@@ -335,6 +335,16 @@ class _WhisperUtterance:
         self._text = text
         return text
 
+    def prefetch_span(self, n_samples: int, trailing_silence: int) -> int | None:
+        """Utterance samples the next decode would prefetch (None: it would not prefetch)."""
+        voiced_end = n_samples - trailing_silence
+        if not self._prefetch or trailing_silence < self._prefetch:
+            return None
+        if n_samples < MIN_PARTIAL_S * ASR_SAMPLE_RATE:
+            return None
+        span = voiced_end + self._prefetch
+        return None if self._prefetched_at == span else span
+
     @property
     def prefetched_voiced_end(self) -> int:
         """Utterance samples up to the last voiced frame the prefetch decoded (-1: none)."""

@@ -229,7 +229,7 @@ def start_server(tts_cache: str, cache_dir: str) -> tuple[subprocess.Popen, str]
         },
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 3600  # loading, then the reply prewarm (minutes if loaded)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode}")

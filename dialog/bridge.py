@@ -15,6 +15,7 @@ data when the checkpoint was trained) the estimate is reported as ``neutral`` wi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from typing import Any
@@ -93,6 +94,15 @@ class TrainedBridge:
             return speech_features(audio, encoder)
         except AudioTooShortError as exc:
             raise TooShortAudioError(str(exc)) from None
+
+    def complete_features(
+        self, feats: SpeechFeatures, encoder: EncoderStates | None
+    ) -> SpeechFeatures:
+        """Features measured from the audio alone (``measure(audio)``, e.g. while the
+        recognizer was still decoding) with that decode's pooled encoder states added."""
+        if encoder is None:
+            return feats
+        return dataclasses.replace(feats, encoder=np.asarray(encoder.pooled, dtype=np.float64))
 
     def speech_log_probs(self, feats: SpeechFeatures, speaker: SpeakerProfile | None) -> np.ndarray:
         """Calibrated speech log-probabilities (7,) against ``speaker`` (corpus prior if None)."""

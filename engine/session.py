@@ -95,6 +95,9 @@ class Session:
         self._stream_s = 0.0
         self._arrivals: collections.deque[tuple[float, float]] = collections.deque(maxlen=500)
         self._reply_task_pending: asyncio.Task[None] | None = None
+        # prosody of the utterance being prefetched, measured beside the recognizer's decode:
+        # (utterance start, speech end, future of the bridge's audio-only features)
+        self._prosody: tuple[float, float, asyncio.Future[Any]] | None = None
 
     # ---- life cycle ----
     async def open(self) -> None:
@@ -245,8 +248,44 @@ class Session:
             and self._stream.is_ready
             and self._decode_worthwhile()
         ):
+            self._start_prosody()
             results = await self.services.run("asr", self._stream.decode)
             await self._on_stream_events(results)
+
+    def _start_prosody(self) -> None:
+        """When the next decode is the prefetch of a likely final, measure that audio's
+        prosody on another worker meanwhile, so the emotion estimate does not wait for it."""
+        measure = getattr(self.services.bridge, "measure", None)
+        prefetch_audio = getattr(self._stream, "prefetch_audio", None)  # Whisper streams
+        spec = prefetch_audio() if prefetch_audio is not None else None
+        if measure is None or spec is None:
+            return
+        start, speech_end, samples = spec
+        if self._prosody is not None:
+            self._prosody[2].cancel()
+
+        async def features() -> Any:
+            try:
+                return await self.services.run("emotion_prosody", measure, Audio(samples, 16000))
+            except Exception:  # too short, silent …: the final path measures again  # noqa: BLE001
+                return None
+
+        self._prosody = (start, speech_end, asyncio.ensure_future(features()))
+
+    async def _prefetched_features(self, final: FinalResult) -> Any:
+        """The prosody measured beside the prefetch, if it was of this final's audio."""
+        spec, self._prosody = self._prosody, None
+        if spec is None:
+            return None
+        start, speech_end, future = spec
+        if abs(start - final.start) > 1e-3 or abs(speech_end - final.end) > 0.05:
+            future.cancel()
+            return None
+        feats = await future
+        complete = getattr(self.services.bridge, "complete_features", None)
+        if feats is None or complete is None:
+            return None
+        return complete(feats, final.transcript.encoder)
 
     def _wall_time_of(self, t: float) -> float | None:
         """perf_counter when the audio at stream time ``t`` arrived (None: not remembered)."""
@@ -303,16 +342,20 @@ class Session:
         try:
             # the recognizer's pooled encoder states (Whisper) travel with the transcript, so the
             # bridge reads the same encoder pass; the speaker profile is this user's baseline
-            emotion: UserEmotion = await svc.run(
-                "emotion",
-                functools.partial(
+            features = await self._prefetched_features(final)
+            if features is not None:  # prosody already measured beside the final's decode
+                bridge: Any = svc.bridge  # the trained bridge (it has measure/features=)
+                estimate = functools.partial(
+                    bridge.estimate, features=features, speaker=self._speaker_profile()
+                )
+                emotion: UserEmotion = await svc.run("emotion", estimate, None, text)
+            else:
+                estimate = functools.partial(
                     svc.bridge.estimate,
                     encoder=final.transcript.encoder,
                     speaker=self._speaker_profile(),
-                ),
-                final.audio,
-                text,
-            )
+                )
+                emotion = await svc.run("emotion", estimate, final.audio, text)
             await self._emit(
                 EmotionEvent(
                     utt,

@@ -230,3 +230,35 @@ def test_event_loop_is_never_blocked_during_a_session(engine, asr_dev) -> None: 
         f"loop callbacks {watch.callbacks}, worst CPU {watch.worst_cpu * 1000:.1f} ms, worst wall {watch.worst_wall * 1000:.1f} ms"
     )
     assert watch.worst_cpu < 0.05, (watch.worst_cpu, watch.worst_what)
+
+
+def test_prosody_is_measured_beside_the_final_decode(engine, asr_dev, monkeypatch) -> None:  # noqa: ANN001
+    """At real-time pace the final is prefetched; the emotion bridge's audio features are
+    measured beside that decode, and the estimate reuses them (no second measurement)."""
+    base, services = engine
+    bridge = services.bridge
+    calls: list[str] = []
+    measure, estimate = bridge.measure, bridge.estimate
+
+    def counting_measure(audio, encoder=None):  # noqa: ANN001, ANN202
+        calls.append("measure")
+        return measure(audio, encoder)
+
+    def recording_estimate(audio, text, **kw):  # noqa: ANN001, ANN202, ANN003
+        calls.append("estimate with features" if kw.get("features") is not None else "estimate")
+        return estimate(audio, text, **kw)
+
+    monkeypatch.setattr(bridge, "measure", counting_measure)
+    monkeypatch.setattr(bridge, "estimate", recording_estimate)
+
+    async def main() -> DialogClient:
+        url = base.replace("http", "ws") + "/v1/dialog"
+        async with DialogClient(url, SessionStart(sample_rate_in=16000, reply=False)) as client:
+            await client.stream(padded(asr_dev / "wav" / CLIP), realtime=True)
+            await client.wait_for(EmotionEvent, 120)
+            return client
+
+    client = asyncio.run(main())
+    assert client.of(EmotionEvent)
+    assert calls[-1] == "estimate with features", calls
+    assert "measure" in calls and calls.count("estimate with features") == 1
