@@ -59,6 +59,7 @@ from tingshuo.engine.events import (
 )
 from tingshuo.engine.outbound import OutboundClosedError, OutboundQueue, SlowReaderError
 from tingshuo.engine.services import Services
+from tingshuo.engine.workers import OverloadedError, Priority
 from tingshuo.tts.base import Style
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,9 @@ class Session:
             and self._stream.is_ready
             and self._decode_worthwhile()
         ):
-            results = await self.services.run("asr", self._stream.decode)
+            final = self._stream.is_endpoint  # an endpoint's decode runs first, partials last
+            priority = Priority.FINAL if final else Priority.PARTIAL
+            results = await self.services.run("asr", self._stream.decode, priority=priority)
             await self._on_stream_events(results)
 
     def _utterance_at(self, t: float) -> int:
@@ -290,6 +293,7 @@ class Session:
                 ),
                 final.audio,
                 text,
+                priority=Priority.REPLY,
             )
             await self._emit(
                 EmotionEvent(
@@ -305,7 +309,12 @@ class Session:
                 self.conversation.listened(text, emotion)
                 return
             reply: Reply = await svc.run(
-                "policy", svc.policy.respond, self.conversation.history, text, emotion
+                "policy",
+                svc.policy.respond,
+                self.conversation.history,
+                text,
+                emotion,
+                priority=Priority.REPLY,
             )
             state = self.conversation.start_reply(text, emotion, reply, endpoint_at)
             style = state.style
@@ -327,6 +336,10 @@ class Session:
         except (SlowReaderError, OutboundClosedError) as exc:
             if not self.closed:
                 await self._fail(OVERLOADED, str(exc))
+        except OverloadedError as exc:  # this reply is refused; the session goes on
+            svc.metrics.errors.labels(OVERLOADED).inc()
+            with contextlib.suppress(OutboundClosedError, SlowReaderError):
+                await self._emit(ErrorEvent(OVERLOADED, str(exc)))
         except Exception as exc:
             log.exception("session %s: reply failed", self.id)
             svc.metrics.errors.labels(INTERNAL).inc()
@@ -341,7 +354,7 @@ class Session:
         style = Style(emotion=state.style.emotion, intensity=state.style.intensity)
         voice = self.settings.voice or None
         svc.start()
-        executor = svc.pool.executor if svc.pool else None
+        executor = svc.executor("reply_segment", Priority.REPLY)  # one scheduler job per segment
         t_start = time.perf_counter()
         for segment in self.conversation.segments(state):
             state.current, state.current_start_ms = segment, state.synth_ms
