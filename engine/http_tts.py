@@ -97,8 +97,7 @@ def check_text(state, text: str) -> str:  # noqa: ANN001
 def request_deadline(services: Services) -> float | None:
     """The ``time.monotonic()`` by which a new HTTP request's model work must have started
     (``server.request_timeout_s``; None: no deadline)."""
-    timeout = services.config.server.request_timeout_s
-    return time.monotonic() + timeout if timeout > 0 else None
+    return services.request_deadline()
 
 
 async def _chunks(

@@ -180,6 +180,12 @@ class Services:
         assert self.pool is not None
         return self.pool.executor_for(stage, priority, deadline)
 
+    def request_deadline(self) -> float | None:
+        """The ``time.monotonic()`` by which a new HTTP request's model work must have
+        started (``server.request_timeout_s``; None: no deadline)."""
+        timeout = self.config.server.request_timeout_s
+        return time.monotonic() + timeout if timeout > 0 else None
+
     def load_report(self) -> dict[str, Any]:
         """The scheduler's state for ``/readyz``: saturation, queued jobs per class, running."""
         self.start()

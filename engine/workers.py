@@ -314,22 +314,24 @@ class WorkerPool(Executor):
                 with contextlib.suppress(Exception):
                     job.on_start()
             t0 = time.perf_counter()
+            result: Any = None
+            error: BaseException | None = None
             try:
                 result = job.call()
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                outcome = "failed"
-                job.future.set_exception(exc)
-            else:
-                outcome = "done"
-                job.future.set_result(result)
+                error = exc
             elapsed = time.perf_counter() - t0
             with self._cond:
                 self._running -= 1
                 self._job_s = 0.8 * self._job_s + 0.2 * elapsed
+            self._publish()  # before the caller resumes, so what it reads next is current
             if job.stage:
                 self.metrics.stage_seconds.labels(job.stage).observe(elapsed)
-            self.metrics.scheduled.labels(prio, outcome).inc()
-            self._publish()
+            self.metrics.scheduled.labels(prio, "failed" if error else "done").inc()
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(result)
 
     def _publish(self) -> None:
         m = self.metrics
