@@ -101,25 +101,31 @@ def request_deadline(services: Services) -> float | None:
 
 
 async def _chunks(
-    request: Request, services: Services, text: str, style: Style, voice: str | None
+    request: Request, services: Services, text: str, style: Style, voice: str | None, sliding: bool
 ) -> AsyncIterator[Audio]:
     """Admitted, deadline-bounded synthesis, one scheduler job per segment.
 
     Admission control first (503 ``overloaded``); then the synthesizer streams with an
     executor bound to the INTERACTIVE class and the request's deadline, so live sessions
     overtake it between segments, and segments not yet started are dropped when the
-    deadline passes or the consumer stops (the client went away).
+    deadline passes or the consumer stops (the client went away). ``sliding``: the deadline
+    (``server.request_timeout_s``) restarts with each segment delivered — a streamed body
+    runs as long as its client keeps reading and segments keep coming; otherwise it bounds
+    the whole request.
     """
-    deadline = request_deadline(services)
     services.start()
     assert services.pool is not None
     with services.pool.request(Priority.INTERACTIVE):
+        deadline = request_deadline(services)
         executor = services.executor("synthesize", Priority.INTERACTIVE, deadline)
         stream = services.synthesizer.stream(text, style, voice, executor)
         try:
             async for chunk in stream:
                 yield chunk
-                if deadline is not None and time.monotonic() > deadline:
+                if sliding:
+                    deadline = request_deadline(services)
+                    executor.deadline = deadline
+                elif deadline is not None and time.monotonic() > deadline:
                     raise DeadlineExceededError("the request's deadline passed mid-synthesis")
         except UnknownVoiceError as exc:
             raise ApiError(400, "unknown_voice", str(exc)) from None
@@ -130,11 +136,17 @@ async def _chunks(
 
 
 async def open_synthesis(
-    request: Request, services: Services, text: str, style: Style, voice: str | None
+    request: Request,
+    services: Services,
+    text: str,
+    style: Style,
+    voice: str | None,
+    streamed: bool = True,
 ) -> AsyncIterator[Audio]:
     """Start synthesizing; returns once the first segment is ready (errors raise here, as
-    HTTP errors), as an iterator over every segment's audio."""
-    gen = _chunks(request, services, text, style, voice)
+    HTTP errors), as an iterator over every segment's audio. ``streamed``: the deadline
+    restarts with each segment (see :func:`_chunks`)."""
+    gen = _chunks(request, services, text, style, voice, streamed)
     try:
         first = await anext(gen)
     except StopAsyncIteration:
@@ -160,7 +172,7 @@ async def synthesize(
 
     Stops synthesizing when the client disconnects or the deadline passes (504).
     """
-    chunks = await open_synthesis(request, services, text, style, voice)
+    chunks = await open_synthesis(request, services, text, style, voice, streamed=False)
     parts: list[Audio] = []
     try:
         async for chunk in chunks:
