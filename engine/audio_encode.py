@@ -116,8 +116,9 @@ class StreamEncoder:
     """Encode audio chunk by chunk for a streamed HTTP body, in any of :data:`FORMATS`.
 
     ``wav`` is a streaming header (unknown length) and 16-bit PCM at ``sample_rate`` (the
-    model's, unless given); ``pcm`` is 24 kHz s16le; the compressed formats are muxed as they
-    are encoded (a non-seekable output, so no trailing index is patched in). Each call
+    model's, unless given); ``pcm`` is 24 kHz s16le; mp3, opus and aac are muxed as they
+    are encoded (a non-seekable output, so no trailing index is patched in); flac is
+    encoded whole at the end (its header needs the length). Each call
     returns the bytes ready to send. Blocking CPU work: call it off the event loop.
     """
 
@@ -131,6 +132,7 @@ class StreamEncoder:
         self._out: Any = None
         self._stream: Any = None
         self._started = False
+        self._held: list[Audio] = []
 
     @property
     def media_type(self) -> str:
@@ -147,12 +149,18 @@ class StreamEncoder:
                 head = wav_stream_header(self.sample_rate)
         if self.fmt in ("wav", "pcm"):
             return head + audio.to_pcm16()
+        if self.fmt == "flac":  # STREAMINFO (length, MD5) is only right when written whole
+            self._held.append(audio)
+            return b""
         return head + self._encode(audio)
 
     def finish(self) -> bytes:
         """The encoder's remaining bytes (flush) once the last chunk was fed."""
         if self.fmt == "wav" and not self._started:
             return self.feed_empty()
+        if self.fmt == "flac":
+            held, self._held = self._held, []
+            return _encode_av(Audio.concat(held), self.spec) if held else b""
         if self._out is None:
             return b""
         for packet in self._stream.encode(None):

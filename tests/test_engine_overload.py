@@ -439,3 +439,24 @@ def test_port_answers_503_loading_until_models_are_warm() -> None:
         release.set()
         server.should_exit = True
         thread.join(30)
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "opus", "aac", "flac", "wav", "pcm"])
+def test_stream_encoder_output_decodes_whole(fmt: str) -> None:
+    """Chunk by chunk, every format still decodes as the whole audio (OpenAI clients that
+    read the entire body)."""
+    import av
+
+    from tingshuo.engine.audio_encode import StreamEncoder
+
+    t = np.arange(24000) / 24000
+    second = Audio((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 24000)
+    encoder = StreamEncoder(fmt, 24000)
+    data = b"".join(encoder.feed(second) for _ in range(3)) + encoder.finish()
+    if fmt == "pcm":
+        assert len(data) == 3 * 24000 * 2
+        return
+    with av.open(io.BytesIO(data)) as container:
+        frames = list(container.decode(audio=0))
+    seconds = sum(f.samples for f in frames) / frames[0].sample_rate
+    assert seconds == pytest.approx(3.0, abs=0.1)
