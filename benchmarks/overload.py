@@ -52,9 +52,11 @@ PROSE = (
 )
 
 
-def text_of(chars: int) -> str:
-    """``chars`` characters of :data:`PROSE`, repeated."""
-    return (PROSE * (chars // len(PROSE) + 1))[:chars]
+def text_of(chars: int, start: int = 0) -> str:
+    """``chars`` characters of :data:`PROSE`, repeated, from character ``start`` (a different
+    ``start`` per run, so no run is answered from the synthesis cache)."""
+    start %= len(PROSE)
+    return (PROSE * (chars // len(PROSE) + 2))[start : start + chars]
 
 
 def segments_synthesized(base: str) -> float:
@@ -72,7 +74,7 @@ async def long_request(args: argparse.Namespace, base: str) -> dict:
 
     out: dict = {"chars": args.chars}
     t0 = time.perf_counter()
-    body = {"text": text_of(args.chars), "format": "wav"}
+    body = {"text": text_of(args.chars, int(time.time()) % 97), "format": "wav"}
     received = 0
     try:
         async with (
@@ -146,9 +148,11 @@ async def first_byte(args: argparse.Namespace, server: Server) -> dict:
     import httpx
 
     rows = []
-    body = {"input": text_of(args.chars), "response_format": args.format}
+    salt = int(time.time()) % 97  # and not from an earlier benchmark run's cache either
     async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=600)) as http:
-        for _ in range(args.repeats):
+        for i in range(args.repeats):
+            text = text_of(args.chars, salt + 13 * i)
+            body = {"input": text, "response_format": args.format}
             t0 = time.perf_counter()
             first = None
             size = 0

@@ -105,6 +105,7 @@ class Services:
                 limits={Priority.INTERACTIVE: srv.max_queued_requests},
                 max_wait_s=srv.max_queue_wait_s,
                 max_requests=srv.max_requests_in_flight,
+                reserved=srv.reserved_workers,
             )
             self._batcher = Batcher(
                 self.pool,

@@ -96,6 +96,7 @@ class WorkerPool(Executor):
         limits: dict[Priority, int | None] | None = None,
         max_wait_s: float = 0.0,
         max_requests: int = 0,
+        reserved: int = 0,
     ) -> None:
         self.timeout_s = timeout_s  # a call running longer raises TimeoutError (0: no limit)
         self.workers = max(1, workers)
@@ -112,6 +113,9 @@ class WorkerPool(Executor):
         self._cond = threading.Condition()
         self._waiting = dict.fromkeys(Priority, 0)
         self._running = 0
+        self._running_low = 0  # running jobs below REPLY (HTTP, partials, background)
+        # workers kept for FINAL/REPLY (at least one worker always serves the rest)
+        self.reserved = min(max(0, reserved), self.workers - 1)
         self._job_s = 0.5  # running mean of a job's duration (seconds), for wait estimates
         self._closed = False
         self._threads = [
@@ -284,7 +288,7 @@ class WorkerPool(Executor):
     def _next(self) -> _Job | None:
         while True:
             with self._cond:
-                while not self._heap and not self._closed:
+                while not self._closed and not self._startable():
                     self._cond.wait()
                 if not self._heap:
                     return None
@@ -298,6 +302,8 @@ class WorkerPool(Executor):
                     if not job.future.set_running_or_notify_cancel():
                         continue
                     self._running += 1
+                    if job.priority > Priority.REPLY:
+                        self._running_low += 1
                     return job
             self._publish()
             self.metrics.scheduled.labels(Priority(job.priority).name.lower(), "expired").inc()
@@ -305,6 +311,20 @@ class WorkerPool(Executor):
                 job.future.set_exception(
                     DeadlineExceededError(f"{job.stage or 'job'}: deadline passed before it ran")
                 )
+
+    def _startable(self) -> bool:
+        """Whether the best queued job may start now (called with the lock held).
+
+        ``reserved`` workers only ever take FINAL and REPLY jobs, so a final decode or a
+        reply never waits for a segment of an HTTP request, a partial or a job to finish.
+        """
+        while self._heap and (self._heap[0].started or self._heap[0].future.done()):
+            heapq.heappop(self._heap)  # cancelled while queued: already uncounted
+        if not self._heap:
+            return False
+        if self._heap[0].priority <= Priority.REPLY:
+            return True
+        return self._running_low < self.workers - self.reserved
 
     def _work(self) -> None:
         while (job := self._next()) is not None:
@@ -323,7 +343,10 @@ class WorkerPool(Executor):
             elapsed = time.perf_counter() - t0
             with self._cond:
                 self._running -= 1
+                if job.priority > Priority.REPLY:
+                    self._running_low -= 1
                 self._job_s = 0.8 * self._job_s + 0.2 * elapsed
+                self._cond.notify()  # a reserved slot may have opened for a low-class job
             self._publish()  # before the caller resumes, so what it reads next is current
             if job.stage:
                 self.metrics.stage_seconds.labels(job.stage).observe(elapsed)

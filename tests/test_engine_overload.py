@@ -127,6 +127,31 @@ def test_a_final_is_never_starved_by_partials_under_load() -> None:
     asyncio.run(main())
 
 
+def test_a_reserved_worker_starts_a_final_while_http_segments_hold_the_other() -> None:
+    async def main() -> None:
+        pool = WorkerPool(2, 64, Metrics(), reserved=1)
+        gate = threading.Event()
+        peak = 0
+
+        def segment() -> None:
+            nonlocal peak
+            peak = max(peak, pool.running)
+            gate.wait()
+
+        http = [asyncio.create_task(pool.run("synthesize", segment)) for _ in range(4)]
+        await asyncio.sleep(0.05)
+        assert pool.running == 1 and pool.waiting(Priority.INTERACTIVE) == 3
+        t0 = time.perf_counter()
+        await pool.run("asr", time.sleep, 0, priority=Priority.FINAL)  # not behind the gate
+        assert time.perf_counter() - t0 < 1.0
+        gate.set()
+        await asyncio.gather(*http)
+        assert peak == 1  # HTTP work never took the reserved worker
+        pool.shutdown()
+
+    asyncio.run(main())
+
+
 def test_session_decodes_finals_as_final_and_partials_as_partial() -> None:
     async def main() -> None:
         services = make_services(["你好"])
