@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,13 +147,14 @@ class Services:
         stage: str,
         fn: Any,
         *args: Any,
-        priority: Priority = Priority.INTERACTIVE,
+        priority: Priority | Callable[[], Priority] = Priority.INTERACTIVE,
         deadline: float | None = None,
         **kwargs: Any,
     ) -> Any:
         """A blocking model call on the scheduler, in class ``priority``.
 
-        A REPLY job is refused with :class:`~engine.workers.OverloadedError` when that class
+        ``priority`` may be a callable, asked again while the job waits (a queued partial
+        decode whose stream reaches its endpoint moves up to FINAL). A REPLY job is refused with :class:`~engine.workers.OverloadedError` when that class
         is saturated (the session reports ``overloaded`` and goes on); other classes are
         admitted at the edge (:meth:`admit`) or always run. ``deadline``
         (``time.monotonic()``): the job is dropped if it has not started by then.

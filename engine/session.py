@@ -236,10 +236,16 @@ class Session:
             and self._stream.is_ready
             and self._decode_worthwhile()
         ):
-            final = self._stream.is_endpoint  # an endpoint's decode runs first, partials last
-            priority = Priority.FINAL if final else Priority.PARTIAL
-            results = await self.services.run("asr", self._stream.decode, priority=priority)
+            results = await self.services.run(
+                "asr", self._stream.decode, priority=self._decode_priority
+            )
             await self._on_stream_events(results)
+
+    def _decode_priority(self) -> Priority:
+        """An endpoint's decode (the final) runs first, partials last; asked again while the
+        decode waits, so a queued partial that will now carry the final moves up."""
+        stream = self._stream
+        return Priority.FINAL if stream is not None and stream.is_endpoint else Priority.PARTIAL
 
     def _utterance_at(self, t: float) -> int:
         """Id of the utterance that started last at or before stream time ``t``."""

@@ -64,6 +64,9 @@ class _Job:
     deadline: float | None = field(compare=False, default=None)  # time.monotonic()
     started: bool = field(compare=False, default=False)
     on_start: Callable[[], None] | None = field(compare=False, default=None)
+    # re-read while queued: a job may move up (e.g. a partial decode whose stream reached
+    # its endpoint now carries the final)
+    promote: Callable[[], Priority] | None = field(compare=False, default=None)
 
 
 # queued jobs ahead of a new one beyond which a class is saturated (None: never refused)
@@ -113,6 +116,7 @@ class WorkerPool(Executor):
         self._cond = threading.Condition()
         self._waiting = dict.fromkeys(Priority, 0)
         self._running = 0
+        self._promotable: list[_Job] = []  # queued jobs with a ``promote`` callable
         self._running_low = 0  # running jobs below REPLY (HTTP, partials, background)
         # workers kept for FINAL/REPLY (at least one worker always serves the rest)
         self.reserved = min(max(0, reserved), self.workers - 1)
@@ -206,14 +210,23 @@ class WorkerPool(Executor):
         deadline: float | None,
         call: Callable[[], R],
         on_start: Callable[[], None] | None = None,
+        promote: Callable[[], Priority] | None = None,
     ) -> Future[R]:
-        """Queue ``call()``; the returned future can be cancelled until it starts."""
+        """Queue ``call()``; the returned future can be cancelled until it starts.
+
+        ``promote`` (cheap, non-blocking, called under the scheduler's lock) is asked for the
+        job's class again each time a worker picks a job; the job only ever moves up.
+        """
         future: Future[R] = Future()
-        job = _Job(int(priority), next(self._seq), future, call, stage, deadline, False, on_start)
+        job = _Job(
+            int(priority), next(self._seq), future, call, stage, deadline, False, on_start, promote
+        )
         with self._cond:
             if self._closed:
                 raise RuntimeError("the worker pool is shut down")
             heapq.heappush(self._heap, job)
+            if promote is not None:
+                self._promotable.append(job)
             self._waiting[priority] += 1
             self._cond.notify()
         future.add_done_callback(lambda _f: self._forget(job))
@@ -231,11 +244,14 @@ class WorkerPool(Executor):
         stage: str,
         fn: Callable[..., R],
         *args: Any,
-        priority: Priority = Priority.INTERACTIVE,
+        priority: Priority | Callable[[], Priority] = Priority.INTERACTIVE,
         deadline: float | None = None,
         **kwargs: Any,
     ) -> R:
         """Run ``fn(*args, **kwargs)`` on a worker; time it under ``stage``.
+
+        ``priority`` may be a callable (see ``promote`` in :meth:`schedule`): its value now
+        is the job's class, and it is asked again while the job waits.
 
         Raises :class:`DeadlineExceededError` when ``deadline`` (``time.monotonic()``) passes
         before it starts, ``TimeoutError`` when it runs longer than ``timeout_s``. Cancelling
@@ -265,9 +281,10 @@ class WorkerPool(Executor):
             else:
                 outer.set_result(src.result())
 
-        future = self.schedule(
-            stage, priority, deadline, functools.partial(fn, *args, **kwargs), started
-        )
+        promote = priority if callable(priority) else None
+        klass = priority() if callable(priority) else priority
+        call = functools.partial(fn, *args, **kwargs)
+        future = self.schedule(stage, klass, deadline, call, started, promote)
         future.add_done_callback(lambda f: loop.call_soon_threadsafe(copy, f))
         try:
             return await outer
@@ -289,7 +306,8 @@ class WorkerPool(Executor):
         while True:
             with self._cond:
                 while not self._closed and not self._startable():
-                    self._cond.wait()
+                    # queued jobs that may be promoted are looked at again every 50 ms
+                    self._cond.wait(0.05 if self._promotable else None)
                 if not self._heap:
                     return None
                 job = heapq.heappop(self._heap)
@@ -312,12 +330,32 @@ class WorkerPool(Executor):
                     DeadlineExceededError(f"{job.stage or 'job'}: deadline passed before it ran")
                 )
 
+    def _promote(self) -> None:
+        """Move queued jobs up whose ``promote`` says so (called with the lock held)."""
+        live = [j for j in self._promotable if not j.started and not j.future.done()]
+        moved = False
+        for job in live:
+            assert job.promote is not None
+            try:
+                now = int(job.promote())
+            except Exception:  # noqa: BLE001 - a failing hint keeps the class it has
+                continue
+            if now < job.priority:
+                self._waiting[Priority(job.priority)] -= 1
+                self._waiting[Priority(now)] += 1
+                job.priority = now
+                moved = True
+        self._promotable = live
+        if moved:
+            heapq.heapify(self._heap)
+
     def _startable(self) -> bool:
         """Whether the best queued job may start now (called with the lock held).
 
         ``reserved`` workers only ever take FINAL and REPLY jobs, so a final decode or a
         reply never waits for a segment of an HTTP request, a partial or a job to finish.
         """
+        self._promote()
         while self._heap and (self._heap[0].started or self._heap[0].future.done()):
             heapq.heappop(self._heap)  # cancelled while queued: already uncounted
         if not self._heap:

@@ -127,6 +127,38 @@ def test_a_final_is_never_starved_by_partials_under_load() -> None:
     asyncio.run(main())
 
 
+def test_a_queued_partial_whose_stream_reaches_its_endpoint_moves_up() -> None:
+    """The decode queued as a partial will now return the final: it must not wait behind
+    other sessions' partials or HTTP work."""
+
+    async def main() -> None:
+        pool = WorkerPool(1, 64, Metrics())
+        gate = threading.Event()
+        order: list[str] = []
+        endpoint = False
+        blocker = asyncio.create_task(pool.run("asr", gate.wait, priority=Priority.PARTIAL))
+        while pool.running == 0:
+            await asyncio.sleep(0.001)
+        others = [
+            asyncio.create_task(pool.run("asr", order.append, f"other-{i}", priority=p))
+            for i, p in enumerate([Priority.PARTIAL, Priority.INTERACTIVE] * 5)
+        ]
+
+        def klass() -> Priority:
+            return Priority.FINAL if endpoint else Priority.PARTIAL
+
+        mine = asyncio.create_task(pool.run("asr", order.append, "mine", priority=klass))
+        await asyncio.sleep(0.01)
+        assert pool.waiting(Priority.PARTIAL) == 6
+        endpoint = True  # the VAD closed the utterance while the decode waited
+        gate.set()
+        await asyncio.gather(blocker, mine, *others)
+        assert order[0] == "mine"
+        pool.shutdown()
+
+    asyncio.run(main())
+
+
 def test_a_reserved_worker_starts_a_final_while_http_segments_hold_the_other() -> None:
     async def main() -> None:
         pool = WorkerPool(2, 64, Metrics(), reserved=1)
