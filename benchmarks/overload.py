@@ -76,6 +76,14 @@ async def long_request(args: argparse.Namespace, base: str) -> dict:
     t0 = time.perf_counter()
     body = {"text": text_of(args.chars, int(time.time()) % 97), "format": "wav"}
     received = 0
+
+    async def read(r: object) -> None:
+        nonlocal received
+        async for chunk in r.aiter_bytes():  # type: ignore[attr-defined]
+            if not received:
+                out["first_byte_s"] = round(time.perf_counter() - t0, 3)
+            received += len(chunk)
+
     try:
         async with (
             httpx.AsyncClient(timeout=httpx.Timeout(30, read=600)) as http,
@@ -83,16 +91,16 @@ async def long_request(args: argparse.Namespace, base: str) -> dict:
         ):
             out["status"] = r.status_code
             out["retry_after"] = r.headers.get("retry-after")
-            async for chunk in r.aiter_bytes():
-                if not received:
-                    out["first_byte_s"] = round(time.perf_counter() - t0, 3)
-                received += len(chunk)
-                left = args.disconnect_after_s
-                if left and time.perf_counter() - t0 >= left:
-                    out["disconnected_at_s"] = round(time.perf_counter() - t0, 3)
-                    break
             if r.status_code != 200:
                 out["error"] = (await r.aread()).decode(errors="replace")[:300]
+            elif args.disconnect_after_s:
+                left = max(0.0, args.disconnect_after_s - (time.perf_counter() - t0))
+                try:
+                    await asyncio.wait_for(read(r), left)
+                except TimeoutError:  # leave: closing the stream closes the connection
+                    out["disconnected_at_s"] = round(time.perf_counter() - t0, 3)
+            else:
+                await read(r)
     except httpx.HTTPError as exc:
         out["status"] = f"{type(exc).__name__}: {exc}"
     out["bytes"] = received
