@@ -8,8 +8,8 @@ long-text — ``--clients`` dialogue sessions (real asr-dev clips at real-time p
   long request's outcome (HTTP status, first byte, bytes; never a 500), and — with
   ``--disconnect-after-s`` — that no model work continues once its client is gone: the
   server's count of synthesized segments (``tingshuo_stage_seconds_count{stage="synthesize"}``)
-  at the disconnect and ``--settle-s`` seconds later; at most the segments already running
-  (``parallel_segments``, 2) may finish.
+  at the disconnect and once no HTTP job runs or waits (+ ``--settle-s``); only the segments
+  running at the disconnect (``tingshuo_running{priority="interactive"}``) may finish.
 
 first-byte — ``--repeats`` POSTs of a ``--chars``-character text (300 by default) to
   ``/v1/audio/speech`` (streamed mp3, OpenAI's default): time to the first body byte and to
@@ -59,13 +59,32 @@ def text_of(chars: int, start: int = 0) -> str:
     return (PROSE * (chars // len(PROSE) + 2))[start : start + chars]
 
 
-def segments_synthesized(base: str) -> float:
-    """The server's count of synthesis jobs run for HTTP requests (one per segment)."""
+def scrape(base: str) -> str:
+    """The server's metrics text."""
     import httpx
 
-    text = httpx.get(base + "/metrics", timeout=10).text
-    m = re.search(r'^tingshuo_stage_seconds_count\{stage="synthesize"\} (\S+)$', text, re.M)
+    return httpx.get(base + "/metrics", timeout=10).text
+
+
+def metric(text: str, name: str, labels: str = "") -> float:
+    """One sample of ``name{labels}`` from a metrics text (0 when absent)."""
+    key = re.escape(f"{name}{{{labels}}}" if labels else name)
+    m = re.search(rf"^{key} (\S+)$", text, re.M)
     return float(m.group(1)) if m else 0.0
+
+
+def segments_synthesized(base: str) -> float:
+    """The server's count of synthesis jobs run for HTTP requests (one per segment)."""
+    return metric(scrape(base), "tingshuo_stage_seconds_count", 'stage="synthesize"')
+
+
+def interactive_jobs(base: str) -> tuple[float, float]:
+    """HTTP-class jobs (running, queued) on the server now."""
+    text = scrape(base)
+    return (
+        metric(text, "tingshuo_running", 'priority="interactive"'),
+        metric(text, "tingshuo_queue_waiting", 'priority="interactive"'),
+    )
 
 
 async def long_request(args: argparse.Namespace, base: str) -> dict:
@@ -107,12 +126,20 @@ async def long_request(args: argparse.Namespace, base: str) -> dict:
     out["audio_s"] = round(max(0, received - 44) / 2 / args.model_rate, 1)
     out["total_s"] = round(time.perf_counter() - t0, 3)
     if "disconnected_at_s" in out:
+        # what was running then may finish (a model call is not interrupted); nothing may
+        # start after it: wait until no HTTP job runs or waits, then a further settle time
         at_close = segments_synthesized(base)
+        out["running_at_disconnect"], out["queued_at_disconnect"] = interactive_jobs(base)
+        t_close = time.perf_counter()
+        while any(interactive_jobs(base)) and time.perf_counter() - t_close < 300:
+            await asyncio.sleep(0.5)
+        out["idle_after_s"] = round(time.perf_counter() - t_close, 1)
         await asyncio.sleep(args.settle_s)
         after = segments_synthesized(base)
         out["segments_at_disconnect"] = at_close
         out["segments_after_settle"] = after
         out["segments_after_disconnect"] = after - at_close
+        out["no_work_after_disconnect"] = after - at_close <= out["running_at_disconnect"]
     return out
 
 

@@ -48,6 +48,12 @@ class Metrics:
         self.workers_busy = Gauge(
             "tingshuo_workers_busy", "Model jobs running on a worker now", registry=r
         )
+        self.running = Gauge(
+            "tingshuo_running",
+            "Model jobs running on a worker now, by priority class",
+            ["priority"],
+            registry=r,
+        )
         self.requests_in_flight = Gauge(
             "tingshuo_requests_in_flight",
             "HTTP model requests admitted and not finished",

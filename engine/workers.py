@@ -118,6 +118,7 @@ class WorkerPool(Executor):
         self._running = 0
         self._promotable: list[_Job] = []  # queued jobs with a ``promote`` callable
         self._running_low = 0  # running jobs below REPLY (HTTP, partials, background)
+        self._running_by = dict.fromkeys(Priority, 0)
         # workers kept for FINAL/REPLY (at least one worker always serves the rest)
         self.reserved = min(max(0, reserved), self.workers - 1)
         self._job_s = 0.5  # running mean of a job's duration (seconds), for wait estimates
@@ -320,6 +321,7 @@ class WorkerPool(Executor):
                     if not job.future.set_running_or_notify_cancel():
                         continue
                     self._running += 1
+                    self._running_by[Priority(job.priority)] += 1
                     if job.priority > Priority.REPLY:
                         self._running_low += 1
                     return job
@@ -381,6 +383,7 @@ class WorkerPool(Executor):
             elapsed = time.perf_counter() - t0
             with self._cond:
                 self._running -= 1
+                self._running_by[Priority(job.priority)] -= 1
                 if job.priority > Priority.REPLY:
                     self._running_low -= 1
                 self._job_s = 0.8 * self._job_s + 0.2 * elapsed
@@ -399,9 +402,12 @@ class WorkerPool(Executor):
         with self._cond:
             waiting = dict(self._waiting)
             running = self._running
+            running_by = dict(self._running_by)
         for p, n in waiting.items():
             m.queue_waiting.labels(p.name.lower()).set(n)
         m.workers_busy.set(running)
+        for p, n in running_by.items():
+            m.running.labels(p.name.lower()).set(n)
         m.queue_depth.set(sum(waiting.values()) + running)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = True) -> None:
