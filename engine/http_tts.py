@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
+import anyio
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -92,6 +93,40 @@ def check_text(state, text: str) -> str:  # noqa: ANN001
             413, "text_too_long", f"text has {len(text)} characters; the limit is {limit}"
         )
     return text
+
+
+class BoundedStreamingResponse(StreamingResponse):
+    """A streamed body whose client must take each chunk within ``send_timeout_s``.
+
+    A client that stops reading would otherwise hold its request slot (and a suspended
+    synthesis) for as long as the connection stays open: past the timeout the body is
+    closed (its synthesis cancelled), the connection dropped, and the cut counted.
+    """
+
+    def __init__(self, *args: Any, send_timeout_s: float = 0.0, metrics: Any = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self.send_timeout_s = send_timeout_s
+        self.metrics = metrics
+
+    async def stream_response(self, send: Any) -> None:
+        """Starlette's, with each ``send`` bounded."""
+        if self.send_timeout_s <= 0:
+            await super().stream_response(send)
+            return
+
+        async def bounded(message: Any) -> None:
+            with anyio.fail_after(self.send_timeout_s):
+                await send(message)
+
+        try:
+            await super().stream_response(bounded)
+        except TimeoutError:
+            log.warning("client took no audio for %.0f s; stream closed", self.send_timeout_s)
+            if self.metrics is not None:
+                self.metrics.errors.labels("slow_reader").inc()
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 def request_deadline(services: Services) -> float | None:
@@ -262,7 +297,7 @@ async def api_synthesize(body: SynthesizeRequest, request: Request) -> Response 
     if body.format == "wav":  # streamed as it is synthesized: the first segment comes first
         chunks = await open_synthesis(request, services, text, style, body.voice or None)
         encoder = StreamEncoder("wav", body.sample_rate or services.synthesizer.sample_rate)
-        return StreamingResponse(stream_body(chunks, encoder, services), media_type="audio/wav")
+        return streaming(services, stream_body(chunks, encoder, services), "audio/wav")
     audio = await synthesize(request, services, text, style, body.voice or None)
     wav = await asyncio.to_thread(audio.to_wav_bytes, body.sample_rate)
     rate = body.sample_rate or audio.sample_rate
@@ -352,13 +387,28 @@ async def openai_speech(body: SpeechRequest, request: Request) -> Response:
     encoder = StreamEncoder(body.response_format, services.synthesizer.sample_rate)
     name = f"speech.{FORMATS[body.response_format].extension}"
     if body.stream_format == "sse":
-        return StreamingResponse(
-            sse_body(chunks, encoder, services), media_type="text/event-stream"
-        )
-    return StreamingResponse(  # chunked: clients reading the whole body get the same file
+        return streaming(services, sse_body(chunks, encoder, services), "text/event-stream")
+    return streaming(  # chunked: clients reading the whole body get the same file
+        services,
         stream_body(chunks, encoder, services),
-        media_type=encoder.media_type,
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
+        encoder.media_type,
+        {"Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+def streaming(
+    services: Services,
+    body: AsyncIterator[bytes],
+    media_type: str,
+    headers: dict[str, str] | None = None,
+) -> StreamingResponse:
+    """A chunked response whose client must take each chunk within the request timeout."""
+    return BoundedStreamingResponse(
+        body,
+        media_type=media_type,
+        headers=headers,
+        send_timeout_s=services.config.server.request_timeout_s,
+        metrics=services.metrics,
     )
 
 

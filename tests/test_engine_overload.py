@@ -517,3 +517,34 @@ def test_stream_encoder_output_decodes_whole(fmt: str) -> None:
         frames = list(container.decode(audio=0))
     seconds = sum(f.samples for f in frames) / frames[0].sample_rate
     assert seconds == pytest.approx(3.0, abs=0.1)
+
+
+def test_a_client_that_stops_reading_loses_its_stream_after_the_timeout() -> None:
+    """Its synthesis is closed (slot released) instead of waiting as long as the socket lives."""
+    from tingshuo.engine.http_tts import BoundedStreamingResponse
+
+    closed = asyncio.Event()
+
+    async def body():  # noqa: ANN202
+        try:
+            while True:
+                yield b"x" * 1024
+        finally:
+            closed.set()
+
+    async def main() -> None:
+        sent: list[dict] = []
+
+        async def stuck_send(message: dict) -> None:
+            sent.append(message)
+            if message.get("body"):  # the client takes the headers, then no more
+                await asyncio.sleep(3600)
+
+        metrics = Metrics()
+        response = BoundedStreamingResponse(body(), send_timeout_s=0.1, metrics=metrics)
+        await asyncio.wait_for(response.stream_response(stuck_send), 5)
+        assert closed.is_set()
+        assert sent[0]["type"] == "http.response.start"
+        assert 'tingshuo_errors_total{kind="slow_reader"} 1.0' in metrics.export().decode()
+
+    asyncio.run(main())
