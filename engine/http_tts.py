@@ -207,15 +207,24 @@ async def synthesize(
 
     Stops synthesizing when the client disconnects or the deadline passes (504).
     """
-    chunks = await open_synthesis(request, services, text, style, voice, streamed=False)
     parts: list[Audio] = []
     try:
-        async for chunk in chunks:
-            parts.append(chunk)
-            if await request.is_disconnected():
-                raise ApiError(499, "client_closed", "the client went away")
-    finally:
-        await chunks.aclose()  # type: ignore[attr-defined]
+        chunks = await open_synthesis(request, services, text, style, voice, streamed=False)
+        try:
+            async for chunk in chunks:
+                parts.append(chunk)
+                if await request.is_disconnected():
+                    raise ApiError(499, "client_closed", "the client went away")
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+    except DeadlineExceededError:
+        timeout = services.config.server.request_timeout_s
+        raise ApiError(
+            504,
+            "deadline_exceeded",
+            f"not synthesized within {timeout:g} s; for long texts use format wav (streamed) "
+            "or POST /api/jobs",
+        ) from None
     if not parts:
         return Audio(np.zeros(0, np.float32), services.synthesizer.sample_rate)
     return Audio.concat(parts)
