@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from tingshuo.core.audio import Audio, AudioFormatError, read_audio
 from tingshuo.engine.app import ApiError, check_api_key, engine_state, require_services
+from tingshuo.engine.workers import Priority
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 _BODY = {
@@ -101,12 +102,16 @@ async def emotion(request: Request) -> JSONResponse:
     if not audios and not (text or "").strip():
         raise ApiError(400, "empty_input", "give a recording (file / audio_base64), text, or both")
     bridge, rec = services.bridge, services.recognizer
+    services.admit(Priority.INTERACTIVE)  # 503 overloaded when saturated
+    deadline = services.request_deadline()
     try:
         if len(audios) > 1:
-            results = await services.run("emotion", analyze_same_speaker, bridge, audios, text, rec)
+            results = await services.run(
+                "emotion", analyze_same_speaker, bridge, audios, text, rec, deadline=deadline
+            )
             return JSONResponse({"results": results})
         audio = audios[0] if audios else None
-        result = await services.run("emotion", analyze, bridge, audio, text, rec)
+        result = await services.run("emotion", analyze, bridge, audio, text, rec, deadline=deadline)
     except SilentAudioError as exc:
         raise ApiError(400, "silent_audio", str(exc)) from None
     except TooShortAudioError as exc:

@@ -30,6 +30,7 @@ from tingshuo.engine.security.errors import SecurityError
 from tingshuo.engine.security.guard import Guard
 from tingshuo.engine.security.guard import install as install_security
 from tingshuo.engine.services import Services
+from tingshuo.engine.workers import DeadlineExceededError, OverloadedError
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,12 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An HTTP error with a stable code, returned as ``{"error": {"code", "message"}}``."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
 
 
 class EngineState:
@@ -53,6 +57,7 @@ class EngineState:
         self.asr_connections = 0
         self.dialog_connections = 0  # handlers still running (they close their socket last)
         self.load_error = ""
+        self.loading: asyncio.Task[None] | None = None  # models loading in the background
         self.prewarm: asyncio.Task[int] | None = None  # reply openings → synthesis cache
         root = cache_root(config)
         self._tmp = tempfile.TemporaryDirectory(prefix="tingshuo-dl-")
@@ -122,8 +127,8 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
     """The engine's ASGI app; pass ``services`` to reuse already-loaded models."""
     state = EngineState(config, services)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def load() -> None:
+        """Load and warm the models off the loop; the port answers (503 loading) meanwhile."""
         from tingshuo.engine.http_jobs import JobRunner
 
         try:
@@ -135,12 +140,22 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
             state.services.start()
             state.job_runner = JobRunner(state)
             state.job_runner.start()
-            if state.services.ready and state.config.server.warmup:  # common reply openings
+            if state.services.ready and config.server.warmup:  # common reply openings
                 state.prewarm = asyncio.create_task(state.services.prewarm_replies())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None and not config.server.warmup:
+            await load()  # nothing to load or warm: ready as the port opens
+        else:
+            state.loading = asyncio.create_task(load(), name="load-models")
         try:
             yield
         finally:
-            if state.prewarm is not None:
+            if state.loading is not None and not state.loading.done():
+                state.loading.cancel()  # a load in its thread finishes on its own
+                await asyncio.gather(state.loading, return_exceptions=True)
+            if state.prewarm is not None and not state.prewarm.done():
                 state.prewarm.cancel()
                 await asyncio.gather(state.prewarm, return_exceptions=True)
             await state.drain()
@@ -162,7 +177,17 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         if state.services is not None:
             state.services.metrics.errors.labels(exc.code).inc()
-        return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, exc.status)
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.message}}, exc.status, headers=exc.headers
+        )
+
+    @app.exception_handler(OverloadedError)
+    async def overloaded(request: Request, exc: OverloadedError) -> JSONResponse:
+        return await api_error(request, overloaded_error(exc))
+
+    @app.exception_handler(TimeoutError)
+    async def timed_out(request: Request, exc: TimeoutError) -> JSONResponse:
+        return await api_error(request, timeout_error(exc))
 
     install_error_shape(app)
 
@@ -173,17 +198,23 @@ def create_app(config: EngineConfig, services: Services | None = None) -> FastAP
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
-        """Readiness: models loaded and warmed, not shutting down."""
+        """Readiness: models loaded and warmed, not shutting down (503 otherwise).
+
+        A ready engine answers 200 with ``saturated`` (new HTTP model requests are refused
+        with 503 ``overloaded`` now) and its scheduler's queue (docs/protocol.md).
+        """
         if state.ready:
-            body: dict[str, Any] = {"status": "ready"}
+            assert state.services is not None
+            body: dict[str, Any] = {"status": "ready", **state.services.load_report()}
             if state.prewarm is not None:  # background: readiness does not wait for it
                 body["reply_prewarm"] = {
                     "done": state.prewarm.done(),
-                    "rendered": state.services.prewarmed if state.services else 0,
+                    "rendered": state.services.prewarmed,
                 }
             return JSONResponse(body)
         reason = state.load_error or ("draining" if not state.accepting else "loading")
-        return JSONResponse({"status": "not ready", "reason": reason}, 503)
+        headers = {"Retry-After": "5"} if reason == "loading" else None
+        return JSONResponse({"status": "not ready", "reason": reason}, 503, headers=headers)
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     async def metrics() -> Response:
@@ -303,8 +334,23 @@ def require_services(request: Any) -> Services:
     """Loaded services, or a 503 :class:`ApiError`."""
     state = engine_state(request)
     if state.services is None or not state.services.ready:
-        raise ApiError(503, "not_ready", state.load_error or "models are still loading")
+        if state.load_error:
+            raise ApiError(503, "not_ready", state.load_error)
+        raise ApiError(503, "loading", "models are still loading", {"Retry-After": "5"})
     return state.services
+
+
+def overloaded_error(exc: OverloadedError) -> ApiError:
+    """503 ``overloaded`` with ``Retry-After`` for a request refused by admission control."""
+    headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
+    return ApiError(503, "overloaded", str(exc), headers)
+
+
+def timeout_error(exc: TimeoutError) -> ApiError:
+    """504 for a request whose deadline passed or whose model call ran too long."""
+    if isinstance(exc, DeadlineExceededError):
+        return ApiError(504, "deadline_exceeded", str(exc) or "the request's deadline passed")
+    return ApiError(504, "timeout", str(exc) or "a model call took too long")
 
 
 async def check_api_key(request: Request) -> None:

@@ -32,6 +32,7 @@ from functools import cache
 from typing import Any
 
 from tingshuo.core.audio import Audio
+from tingshuo.engine.workers import DeadlineExceededError
 
 log = logging.getLogger("tingshuo.circuit")
 
@@ -200,6 +201,9 @@ class FallbackSynthesizer:
             except _client_errors():
                 self.breaker.record_success()  # the backend answered; the request was bad
                 raise
+            except DeadlineExceededError:
+                self.breaker.cancel_probe()
+                raise
             except Exception as exc:
                 self.breaker.record_failure(exc)
                 log.warning("primary synthesizer %s failed: %r; using fallback", self.name, exc)
@@ -228,6 +232,9 @@ class FallbackSynthesizer:
                     yield chunk
             except _client_errors():
                 self.breaker.record_success()
+                raise
+            except DeadlineExceededError:  # the request's deadline, not the backend's fault
+                self.breaker.cancel_probe()
                 raise
             except Exception as exc:
                 self.breaker.record_failure(exc)

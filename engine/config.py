@@ -32,7 +32,16 @@ class ServerConfig:
     max_wait_ms: int = 10
     shutdown_timeout_s: float = 10.0
     public_url: str = ""  # base for download URLs; empty: from the request
-    max_pending: int = 64  # inference calls allowed to wait for a worker before callers block
+    # admission control (docs/protocol.md "Overload"): model jobs queued ahead beyond which new
+    # dialogue replies are refused with an `overloaded` event (callers never block on it)
+    max_pending: int = 64
+    max_queued_requests: int = 4  # queued jobs ahead of a new HTTP model request → 503
+    max_queue_wait_s: float = 10.0  # estimated queue wait beyond which HTTP gets 503 (0: off)
+    max_requests_in_flight: int = 8  # HTTP model requests running at once; more → 503 (0: off)
+    # workers that take only final decodes and reply work, so those never wait for an HTTP
+    # segment, a partial or a job to finish (capped at workers - 1)
+    reserved_workers: int = 1
+    request_timeout_s: float = 120.0  # an HTTP model request's deadline → 504 (0: none)
     outbound_queue: int = 256  # server events queued per session before its producer waits
     slow_reader_timeout_s: float = 15.0  # a producer waiting this long ends the session
     reply_frame_ms: int = 100  # reply audio per binary frame

@@ -205,5 +205,5 @@ BAD_AUDIO = "bad_audio"  # odd-length PCM, frame too large
 UNAUTHORIZED = "unauthorized"
 UNKNOWN_VOICE = "unknown_voice"
 INTERNAL = "internal"  # a model failed; the session goes on
-OVERLOADED = "overloaded"  # slow reader or full queues: the session is ended
+OVERLOADED = "overloaded"  # slow reader: session ended (fatal); saturated: reply refused
 SHUTTING_DOWN = "shutting_down"

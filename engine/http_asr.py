@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from tingshuo.asr.base import ASR_SAMPLE_RATE
 from tingshuo.core.audio import AudioFormatError, read_audio
 from tingshuo.engine.app import ApiError, check_api_key, engine_state, require_services
+from tingshuo.engine.workers import Priority
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 FORMATS = ("json", "text", "verbose_json", "srt", "vtt")
@@ -59,7 +60,10 @@ async def transcriptions(
         audio = await asyncio.to_thread(read_audio, data, ASR_SAMPLE_RATE)
     except AudioFormatError as exc:
         raise ApiError(400, "bad_audio", str(exc)) from None
-    transcript = await services.transcribe(audio, itn=state.config.asr.itn)
+    services.start()
+    assert services.pool is not None
+    with services.pool.request(Priority.INTERACTIVE):  # 503 overloaded when saturated
+        transcript = await services.transcribe(audio, itn=state.config.asr.itn)
     if response_format == "text":
         return PlainTextResponse(transcript.text + "\n")
     if response_format == "json":

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import logging
 import re
+import time
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
+import anyio
+import numpy as np
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from tingshuo.core.audio import Audio
@@ -20,8 +26,9 @@ from tingshuo.engine.app import (
     engine_state,
     require_services,
 )
-from tingshuo.engine.audio_encode import FORMATS, encode
+from tingshuo.engine.audio_encode import FORMATS, StreamEncoder
 from tingshuo.engine.services import Services
+from tingshuo.engine.workers import DeadlineExceededError, Priority
 from tingshuo.tts.base import SSMLError, Style, UnknownVoiceError
 from tingshuo.tts.kokoro_voices import voice_for_name
 
@@ -29,6 +36,7 @@ router = APIRouter(dependencies=[Depends(check_api_key)])
 # Download URLs are capabilities (192-bit random ids that expire), so an <audio src> works
 # without a key; they are still rate-limited per address (docs/security.md).
 public_router = APIRouter(dependencies=[Depends(check_address_rate)])
+log = logging.getLogger(__name__)
 
 
 class SynthesizeRequest(BaseModel):
@@ -87,14 +95,167 @@ def check_text(state, text: str) -> str:  # noqa: ANN001
     return text
 
 
-async def synthesize(services: Services, text: str, style: Style, voice: str | None) -> Audio:
-    """Run the synthesizer on the worker pool, mapping its errors to API errors."""
+class BoundedStreamingResponse(StreamingResponse):
+    """A streamed body whose client must take each chunk within ``send_timeout_s``.
+
+    A client that stops reading would otherwise hold its request slot (and a suspended
+    synthesis) for as long as the connection stays open: past the timeout the body is
+    closed (its synthesis cancelled), the connection dropped, and the cut counted.
+    """
+
+    def __init__(self, *args: Any, send_timeout_s: float = 0.0, metrics: Any = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self.send_timeout_s = send_timeout_s
+        self.metrics = metrics
+
+    async def stream_response(self, send: Any) -> None:
+        """Starlette's, with each ``send`` bounded."""
+        if self.send_timeout_s <= 0:
+            await super().stream_response(send)
+            return
+
+        async def bounded(message: Any) -> None:
+            with anyio.fail_after(self.send_timeout_s):
+                await send(message)
+
+        try:
+            await super().stream_response(bounded)
+        except TimeoutError:
+            log.warning("client took no audio for %.0f s; stream closed", self.send_timeout_s)
+            if self.metrics is not None:
+                self.metrics.errors.labels("slow_reader").inc()
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+def request_deadline(services: Services) -> float | None:
+    """The ``time.monotonic()`` by which a new HTTP request's model work must have started
+    (``server.request_timeout_s``; None: no deadline)."""
+    return services.request_deadline()
+
+
+async def _chunks(
+    request: Request, services: Services, text: str, style: Style, voice: str | None, sliding: bool
+) -> AsyncIterator[Audio]:
+    """Admitted, deadline-bounded synthesis, one scheduler job per segment.
+
+    Admission control first (503 ``overloaded``); then the synthesizer streams with an
+    executor bound to the INTERACTIVE class and the request's deadline, so live sessions
+    overtake it between segments, and segments not yet started are dropped when the
+    deadline passes or the consumer stops (the client went away). ``sliding``: the deadline
+    (``server.request_timeout_s``) restarts with each segment delivered — a streamed body
+    runs as long as its client keeps reading and segments keep coming; otherwise it bounds
+    the whole request.
+    """
+    services.start()
+    assert services.pool is not None
+    with services.pool.request(Priority.INTERACTIVE):
+        deadline = request_deadline(services)
+        executor = services.executor("synthesize", Priority.INTERACTIVE, deadline)
+        stream = services.synthesizer.stream(text, style, voice, executor)
+        try:
+            async for chunk in stream:
+                yield chunk
+                if sliding:
+                    deadline = request_deadline(services)
+                    executor.deadline = deadline
+                elif deadline is not None and time.monotonic() > deadline:
+                    raise DeadlineExceededError("the request's deadline passed mid-synthesis")
+        except UnknownVoiceError as exc:
+            raise ApiError(400, "unknown_voice", str(exc)) from None
+        except SSMLError as exc:
+            raise ApiError(400, "bad_ssml", str(exc)) from None
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def open_synthesis(
+    request: Request,
+    services: Services,
+    text: str,
+    style: Style,
+    voice: str | None,
+    streamed: bool = True,
+) -> AsyncIterator[Audio]:
+    """Start synthesizing; returns once the first segment is ready (errors raise here, as
+    HTTP errors), as an iterator over every segment's audio. ``streamed``: the deadline
+    restarts with each segment (see :func:`_chunks`)."""
+    gen = _chunks(request, services, text, style, voice, streamed)
     try:
-        return await services.run("synthesize", services.synthesizer.synthesize, text, style, voice)
-    except UnknownVoiceError as exc:
-        raise ApiError(400, "unknown_voice", str(exc)) from None
-    except SSMLError as exc:
-        raise ApiError(400, "bad_ssml", str(exc)) from None
+        first = await anext(gen)
+    except StopAsyncIteration:
+        return _empty()
+    return _prepend(first, gen)
+
+
+async def _empty() -> AsyncIterator[Audio]:
+    return
+    yield  # pragma: no cover - makes this an async generator
+
+
+async def _prepend(first: Audio, rest: AsyncIterator[Audio]) -> AsyncIterator[Audio]:
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
+async def synthesize(
+    request: Request, services: Services, text: str, style: Style, voice: str | None
+) -> Audio:
+    """The whole text's audio (for answers that need it all: url, base64).
+
+    Stops synthesizing when the client disconnects or the deadline passes (504).
+    """
+    parts: list[Audio] = []
+    try:
+        chunks = await open_synthesis(request, services, text, style, voice, streamed=False)
+        try:
+            async for chunk in chunks:
+                parts.append(chunk)
+                if await request.is_disconnected():
+                    raise ApiError(499, "client_closed", "the client went away")
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+    except DeadlineExceededError:
+        timeout = services.config.server.request_timeout_s
+        raise ApiError(
+            504,
+            "deadline_exceeded",
+            f"not synthesized within {timeout:g} s; for long texts use format wav (streamed) "
+            "or POST /api/jobs",
+        ) from None
+    if not parts:
+        return Audio(np.zeros(0, np.float32), services.synthesizer.sample_rate)
+    return Audio.concat(parts)
+
+
+async def stream_body(
+    chunks: AsyncIterator[Audio], encoder: StreamEncoder, services: Services
+) -> AsyncIterator[bytes]:
+    """Encoded bytes as each segment is synthesized (encoding off the event loop).
+
+    A failure or passed deadline after the first byte ends the body early (logged, counted
+    under ``tingshuo_errors``); the client's disconnect cancels this generator, which
+    drops the segments not yet started.
+    """
+    try:
+        async for chunk in chunks:
+            data = await asyncio.to_thread(encoder.feed, chunk)
+            if data:
+                yield data
+        tail = await asyncio.to_thread(encoder.finish)
+        if tail:
+            yield tail
+    except TimeoutError as exc:
+        services.metrics.errors.labels("deadline_exceeded").inc()
+        log.warning("streamed synthesis cut short: %s", exc)
+    except ApiError as exc:
+        services.metrics.errors.labels(exc.code).inc()
+        log.warning("streamed synthesis cut short: %s", exc.message)
+    finally:
+        encoder.close()
+        await chunks.aclose()  # type: ignore[attr-defined]
 
 
 def make_style(emotion: str, intensity: float, speed: float = 1.0) -> Style:
@@ -140,13 +301,15 @@ async def api_synthesize(body: SynthesizeRequest, request: Request) -> Response 
     services = require_services(request)
     text = check_text(state, body.text)
     style = make_style(body.emotion, body.intensity, body.speed)
-    audio = await synthesize(services, text, style, body.voice or None)
-    wav = audio.to_wav_bytes(body.sample_rate)
-    rate = body.sample_rate or audio.sample_rate
     voices = services.synthesizer.voices()
     voice = body.voice or (voices[0].name if voices else "")
-    if body.format == "wav":
-        return Response(wav, media_type="audio/wav")
+    if body.format == "wav":  # streamed as it is synthesized: the first segment comes first
+        chunks = await open_synthesis(request, services, text, style, body.voice or None)
+        encoder = StreamEncoder("wav", body.sample_rate or services.synthesizer.sample_rate)
+        return streaming(services, stream_body(chunks, encoder, services), "audio/wav")
+    audio = await synthesize(request, services, text, style, body.voice or None)
+    wav = await asyncio.to_thread(audio.to_wav_bytes, body.sample_rate)
+    rate = body.sample_rate or audio.sample_rate
     common: dict[str, Any] = dict(
         sample_rate=rate,
         duration=round(audio.duration, 3),
@@ -155,7 +318,7 @@ async def api_synthesize(body: SynthesizeRequest, request: Request) -> Response 
     )
     if body.format == "base64":
         return SynthesizeResult(audio_base64=base64.b64encode(wav).decode(), **common)
-    item = state.downloads.put(wav, "audio/wav")
+    item = await asyncio.to_thread(state.downloads.put, wav, "audio/wav")
     base = state.config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     return SynthesizeResult(
         url=f"{base}/download/{item.id}", id=item.id, expires_in=state.downloads.ttl_s, **common
@@ -207,6 +370,9 @@ class SpeechRequest(BaseModel):
     response_format: str = Field("mp3", description="mp3 (default) opus aac flac wav pcm")
     speed: float = Field(1.0, ge=0.25, le=4.0)
     instructions: str = ""
+    stream_format: Literal["audio", "sse"] = Field(
+        "audio", description="audio: the file, chunked as it is synthesized; sse: events"
+    )
 
 
 @router.post("/v1/audio/speech", tags=["openai"])
@@ -226,9 +392,41 @@ async def openai_speech(body: SpeechRequest, request: Request) -> Response:
     # a voice of ours, or an OpenAI name (alloy, echo, …) mapped to a native voice; else default
     voice = voice_for_name(body.voice, names)
     style = make_style(emotion_from_instructions(body.instructions), 1.0, body.speed)
-    audio = await synthesize(services, text, style, voice)
-    data, media_type = await asyncio.to_thread(encode, audio, body.response_format)
+    chunks = await open_synthesis(request, services, text, style, voice)
+    encoder = StreamEncoder(body.response_format, services.synthesizer.sample_rate)
     name = f"speech.{FORMATS[body.response_format].extension}"
-    return Response(
-        data, media_type=media_type, headers={"Content-Disposition": f'inline; filename="{name}"'}
+    if body.stream_format == "sse":
+        return streaming(services, sse_body(chunks, encoder, services), "text/event-stream")
+    return streaming(  # chunked: clients reading the whole body get the same file
+        services,
+        stream_body(chunks, encoder, services),
+        encoder.media_type,
+        {"Content-Disposition": f'inline; filename="{name}"'},
     )
+
+
+def streaming(
+    services: Services,
+    body: AsyncIterator[bytes],
+    media_type: str,
+    headers: dict[str, str] | None = None,
+) -> StreamingResponse:
+    """A chunked response whose client must take each chunk within the request timeout."""
+    return BoundedStreamingResponse(
+        body,
+        media_type=media_type,
+        headers=headers,
+        send_timeout_s=services.config.server.request_timeout_s,
+        metrics=services.metrics,
+    )
+
+
+async def sse_body(
+    chunks: AsyncIterator[Audio], encoder: StreamEncoder, services: Services
+) -> AsyncIterator[bytes]:
+    """OpenAI's ``stream_format: sse``: ``speech.audio.delta`` events (base64), then
+    ``speech.audio.done``."""
+    async for data in stream_body(chunks, encoder, services):
+        event = {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}
+        yield f"data: {json.dumps(event)}\n\n".encode()
+    yield b'data: {"type": "speech.audio.done"}\n\n'

@@ -30,6 +30,7 @@ import tenacity
 from tingshuo.core.audio import Audio
 from tingshuo.core.emotions import parse_emotion
 from tingshuo.dialog.reply_state import split_reply
+from tingshuo.engine.workers import Priority
 from tingshuo.tts.base import Style
 
 log = logging.getLogger(__name__)
@@ -244,8 +245,13 @@ async def _synthesize(store: Any, services: Any, job: Job, final_try: bool) -> N
         parts: list[Audio] = []
         segments = split_reply(p["text"], services.config.tts.max_segment_chars)
         for i, seg in enumerate(segments):
-            audio = await services.run(
-                "synthesize", services.synthesizer.synthesize, seg, style, p["voice"] or None
+            audio = await services.run(  # lowest class: live sessions and requests go first
+                "synthesize",
+                services.synthesizer.synthesize,
+                seg,
+                style,
+                p["voice"] or None,
+                priority=Priority.BACKGROUND,
             )
             parts.append(audio)
             store.update(job.id, progress=(i + 1) / len(segments))

@@ -37,7 +37,44 @@ class Metrics:
             "tingshuo_active_sessions", "Open WebSocket sessions", ["endpoint"], registry=r
         )
         self.queue_depth = Gauge(
-            "tingshuo_queue_depth", "Inference calls waiting for or running on a worker", registry=r
+            "tingshuo_queue_depth", "Model jobs waiting for or running on a worker", registry=r
+        )
+        self.queue_waiting = Gauge(
+            "tingshuo_queue_waiting",
+            "Model jobs queued (not started) by priority class",
+            ["priority"],
+            registry=r,
+        )
+        self.workers_busy = Gauge(
+            "tingshuo_workers_busy", "Model jobs running on a worker now", registry=r
+        )
+        self.running = Gauge(
+            "tingshuo_running",
+            "Model jobs running on a worker now, by priority class",
+            ["priority"],
+            registry=r,
+        )
+        self.requests_in_flight = Gauge(
+            "tingshuo_requests_in_flight",
+            "HTTP model requests admitted and not finished",
+            registry=r,
+        )
+        self.rejected = Counter(
+            "tingshuo_rejected",
+            "Work refused by admission control (503 overloaded) by priority class",
+            ["priority"],
+            registry=r,
+        )
+        self.scheduled = Counter(
+            "tingshuo_scheduled_jobs",
+            "Model jobs by priority class and outcome (done failed expired)",
+            ["priority", "outcome"],
+            registry=r,
+        )
+        self.saturated = Gauge(
+            "tingshuo_saturated",
+            "1 while new HTTP model requests are refused (admission control)",
+            registry=r,
         )
         self.outbound_depth = Gauge(
             "tingshuo_outbound_queue_depth", "Server events queued for slow readers", registry=r

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from tingshuo.dialog.base import EmotionBridge, ReplyPolicy
 from tingshuo.dialog.reply_state import split_reply
 from tingshuo.engine.config import EngineConfig, cache_root, recognizer_config
 from tingshuo.engine.metrics import Metrics
-from tingshuo.engine.workers import Batcher, WorkerPool
+from tingshuo.engine.workers import Batcher, Priority, WorkerPool
 from tingshuo.tts.base import Style, Synthesizer
 
 log = logging.getLogger(__name__)
@@ -100,10 +100,22 @@ class Services:
             self.metrics.watch_cache(self.synthesizer)
             srv = self.config.server
             self.pool = WorkerPool(
-                srv.workers, srv.max_pending, self.metrics, self.config.security.model_timeout_s
+                srv.workers,
+                srv.max_pending,
+                self.metrics,
+                self.config.security.model_timeout_s,
+                limits={Priority.INTERACTIVE: srv.max_queued_requests},
+                max_wait_s=srv.max_queue_wait_s,
+                max_requests=srv.max_requests_in_flight,
+                reserved=srv.reserved_workers,
             )
             self._batcher = Batcher(
-                self.pool, "transcribe", self._transcribe_batch, srv.max_batch, srv.max_wait_ms
+                self.pool,
+                "transcribe",
+                self._transcribe_batch,
+                srv.max_batch,
+                srv.max_wait_ms,
+                Priority.INTERACTIVE,
             )
 
     def warm(self) -> None:
@@ -142,7 +154,14 @@ class Services:
         t0 = time.perf_counter()
         for text, style in self.reply_openings():
             try:
-                await self.run("prewarm", self.synthesizer.synthesize, text, style, None)
+                await self.run(
+                    "prewarm",
+                    self.synthesizer.synthesize,
+                    text,
+                    style,
+                    None,
+                    priority=Priority.BACKGROUND,
+                )
             except Exception as exc:  # noqa: BLE001 - logged; sessions synthesize live
                 log.warning("reply prewarm stopped after %d: %s", self.prewarmed, exc)
                 break
@@ -168,11 +187,69 @@ class Services:
         assert self._batcher is not None
         return await self._batcher.submit(TranscribeRequest(audio, itn, hotwords))
 
-    async def run(self, stage: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """A blocking model call on the worker pool."""
+    async def run(
+        self,
+        stage: str,
+        fn: Any,
+        *args: Any,
+        priority: Priority | Callable[[], Priority] = Priority.INTERACTIVE,
+        deadline: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """A blocking model call on the scheduler, in class ``priority``.
+
+        ``priority`` may be a callable, asked again while the job waits (a queued partial
+        decode whose stream reaches its endpoint moves up to FINAL). A REPLY job is refused with :class:`~engine.workers.OverloadedError` when that class
+        is saturated (the session reports ``overloaded`` and goes on); other classes are
+        admitted at the edge (:meth:`admit`) or always run. ``deadline``
+        (``time.monotonic()``): the job is dropped if it has not started by then.
+        """
         self.start()
         assert self.pool is not None
-        return await self.pool.run(stage, fn, *args, **kwargs)
+        if priority == Priority.REPLY:
+            self.pool.admit(priority)
+        return await self.pool.run(stage, fn, *args, priority=priority, deadline=deadline, **kwargs)
+
+    def admit(self, priority: Priority = Priority.INTERACTIVE) -> None:
+        """Raise :class:`~engine.workers.OverloadedError` when new work of ``priority``
+        should be refused (admission control of the HTTP routes)."""
+        self.start()
+        assert self.pool is not None
+        try:
+            self.pool.admit(priority)
+        finally:
+            self.metrics.saturated.set(1 if self.pool.saturated(Priority.INTERACTIVE) else 0)
+
+    def executor(self, stage: str, priority: Priority, deadline: float | None = None) -> Any:
+        """An executor whose jobs go through the scheduler (e.g. for ``Synthesizer.stream``:
+        each segment one job, so nothing bypasses the priorities)."""
+        self.start()
+        assert self.pool is not None
+        return self.pool.executor_for(stage, priority, deadline)
+
+    def request_deadline(self) -> float | None:
+        """The ``time.monotonic()`` by which a new HTTP request's model work must have
+        started (``server.request_timeout_s``; None: no deadline)."""
+        timeout = self.config.server.request_timeout_s
+        return time.monotonic() + timeout if timeout > 0 else None
+
+    def load_report(self) -> dict[str, Any]:
+        """The scheduler's state for ``/readyz``: saturation, queued jobs per class, running."""
+        self.start()
+        pool = self.pool
+        assert pool is not None
+        saturated = pool.saturated(Priority.INTERACTIVE)
+        self.metrics.saturated.set(1 if saturated else 0)
+        return {
+            "saturated": saturated,
+            "queue": {
+                "waiting": {p.name.lower(): pool.waiting(p) for p in Priority},
+                "running": pool.running,
+                "workers": pool.workers,
+                "requests_in_flight": pool.requests,
+                "estimated_wait_s": round(pool.estimated_wait_s(Priority.INTERACTIVE), 2),
+            },
+        }
 
     async def close(self) -> None:
         """Stop the batcher and the worker threads."""

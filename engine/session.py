@@ -60,6 +60,7 @@ from tingshuo.engine.events import (
 )
 from tingshuo.engine.outbound import OutboundClosedError, OutboundQueue, SlowReaderError
 from tingshuo.engine.services import Services
+from tingshuo.engine.workers import OverloadedError, Priority
 from tingshuo.tts.base import Style
 
 log = logging.getLogger(__name__)
@@ -249,8 +250,16 @@ class Session:
             and self._decode_worthwhile()
         ):
             self._start_prosody()
-            results = await self.services.run("asr", self._stream.decode)
+            results = await self.services.run(
+                "asr", self._stream.decode, priority=self._decode_priority
+            )
             await self._on_stream_events(results)
+
+    def _decode_priority(self) -> Priority:
+        """An endpoint's decode (the final) runs first, partials last; asked again while the
+        decode waits, so a queued partial that will now carry the final moves up."""
+        stream = self._stream
+        return Priority.FINAL if stream is not None and stream.is_endpoint else Priority.PARTIAL
 
     def _start_prosody(self) -> None:
         """When the next decode is the prefetch of a likely final, measure that audio's
@@ -266,7 +275,9 @@ class Session:
 
         async def features() -> Any:
             try:
-                return await self.services.run("emotion_prosody", measure, Audio(samples, 16000))
+                return await self.services.run(
+                    "emotion_prosody", measure, Audio(samples, 16000), priority=Priority.REPLY
+                )
             except Exception:  # too short, silent …: the final path measures again  # noqa: BLE001
                 return None
 
@@ -348,14 +359,18 @@ class Session:
                 estimate = functools.partial(
                     bridge.estimate, features=features, speaker=self._speaker_profile()
                 )
-                emotion: UserEmotion = await svc.run("emotion", estimate, None, text)
+                emotion: UserEmotion = await svc.run(
+                    "emotion", estimate, None, text, priority=Priority.REPLY
+                )
             else:
                 estimate = functools.partial(
                     svc.bridge.estimate,
                     encoder=final.transcript.encoder,
                     speaker=self._speaker_profile(),
                 )
-                emotion = await svc.run("emotion", estimate, final.audio, text)
+                emotion = await svc.run(
+                    "emotion", estimate, final.audio, text, priority=Priority.REPLY
+                )
             await self._emit(
                 EmotionEvent(
                     utt,
@@ -370,7 +385,12 @@ class Session:
                 self.conversation.listened(text, emotion)
                 return
             reply: Reply = await svc.run(
-                "policy", svc.policy.respond, self.conversation.history, text, emotion
+                "policy",
+                svc.policy.respond,
+                self.conversation.history,
+                text,
+                emotion,
+                priority=Priority.REPLY,
             )
             state = self.conversation.start_reply(text, emotion, reply, endpoint_at)
             style = state.style
@@ -392,6 +412,10 @@ class Session:
         except (SlowReaderError, OutboundClosedError) as exc:
             if not self.closed:
                 await self._fail(OVERLOADED, str(exc))
+        except OverloadedError as exc:  # this reply is refused; the session goes on
+            svc.metrics.errors.labels(OVERLOADED).inc()
+            with contextlib.suppress(OutboundClosedError, SlowReaderError):
+                await self._emit(ErrorEvent(OVERLOADED, str(exc)))
         except Exception as exc:
             log.exception("session %s: reply failed", self.id)
             svc.metrics.errors.labels(INTERNAL).inc()
@@ -441,7 +465,9 @@ class Session:
     def _synthesize(self, segment: str, style: Style, voice: str | None) -> asyncio.Future[Audio]:
         synth = self.services.synthesizer
         return asyncio.ensure_future(
-            self.services.run("tts_segment", synth.synthesize, segment, style, voice)
+            self.services.run(
+                "reply_segment", synth.synthesize, segment, style, voice, priority=Priority.REPLY
+            )
         )
 
     async def _cancel_reply(self) -> ActiveReply | None:

@@ -22,6 +22,7 @@ from tingshuo.engine.protocol.funasr import (
 )
 from tingshuo.engine.security.errors import SecurityError
 from tingshuo.engine.services import Services
+from tingshuo.engine.workers import Priority
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -42,7 +43,8 @@ class _Stream:
             return
         self.rec.accept_waveform(ASR_SAMPLE_RATE, samples)
         while self.rec.is_ready:
-            events = await self.services.run("asr", self.rec.decode)
+            priority = Priority.FINAL if self.rec.is_endpoint else Priority.PARTIAL
+            events = await self.services.run("asr", self.rec.decode, priority=priority)
             await self._results(events, last=False)
 
     async def _final_text(self, final: FinalResult) -> str:
@@ -87,7 +89,7 @@ class _Stream:
         self.rec.input_finished()
         events: list = []
         while self.rec.is_ready:
-            events += await self.services.run("asr", self.rec.decode)
+            events += await self.services.run("asr", self.rec.decode, priority=Priority.FINAL)
         await self._results(events, last=True)
         self.rec.reset()
 

@@ -43,7 +43,8 @@ def server():  # noqa: ANN201
 
 def test_health_ready_metrics_openapi(server: str) -> None:
     assert httpx.get(server + "/healthz").json() == {"status": "ok"}
-    assert httpx.get(server + "/readyz").json() == {"status": "ready"}
+    ready = httpx.get(server + "/readyz").json()
+    assert ready["status"] == "ready" and ready["saturated"] is False
     schema = httpx.get(server + "/openapi.json").json()
     for path in ("/api/synthesize", "/v1/audio/speech", "/v1/audio/transcriptions", "/api/jobs"):
         assert path in schema["paths"], path

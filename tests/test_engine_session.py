@@ -228,7 +228,10 @@ def test_many_sessions_release_their_tasks_and_streams() -> None:
             await feed(session, speech_like(0.4))
             await session.close("bye")
             await client.task
-            assert session._stream is None and session._rec_task.done()
+            # no decode task at all when both workers were still busy with earlier sessions'
+            # decodes (partials are shed then; the queue counts a job until its thread is done)
+            task = session._rec_task
+            assert session._stream is None and (task is None or task.done())
         await asyncio.sleep(0.05)
         assert len(asyncio.all_tasks()) <= baseline + 1  # the batcher may have started
         assert services.metrics.active_sessions.labels("dialog")._value.get() == 0

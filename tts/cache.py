@@ -16,6 +16,7 @@ WAV files (exact samples, sample rate in the header) under ``<dir>/<k[:2]>/<k>.w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -269,7 +270,8 @@ class CachedSynthesizer:
         """A hit comes back as one chunk; a miss streams per segment and is stored once
         the whole text has been rendered (not when the consumer stops early)."""
         key = self.key(text, style, voice)
-        hit = self.cache.get(key)
+        # file and Redis round trips go to a thread, never on the event loop
+        hit = await asyncio.to_thread(self.cache.get, key)
         if hit is not None:
             yield hit
             return
@@ -280,4 +282,4 @@ class CachedSynthesizer:
         if parts:
             audio = Audio.concat(parts)
             if len(audio.samples):
-                self.cache.put(key, audio)
+                await asyncio.to_thread(self.cache.put, key, audio)
