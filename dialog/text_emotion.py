@@ -298,7 +298,10 @@ class TextEmotionModel:
             "canonical": list(CANONICAL),
             "orders": list(self.orders),
             "word_orders": list(self.word_orders),
-            "vocab": {"char": int(len(self.char_vocab.keys)), "word": int(len(self.word_vocab.keys))},
+            "vocab": {
+                "char": int(len(self.char_vocab.keys)),
+                "word": int(len(self.word_vocab.keys)),
+            },
             "keys": "char: crc32(utf-8 n-gram); word: crc32('w' + '\\x01'.join(jieba tokens)); "
             "text NFKC + lower case; sublinear TF-IDF, char and word blocks each L2-normalised",
             "mix": self.mix,
@@ -401,8 +404,14 @@ def read_cped(path: str | Path) -> tuple[list[str], list[str]]:
 # ---------------------------------------------------------------------- training
 def _vocab(rows: list[Counter[int]], fit: np.ndarray, min_df: int) -> Vocab:
     """Keys seen in at least ``min_df`` of the ``fit`` rows, with their (float16-rounded) idf."""
-    seen = [np.fromiter(r.keys(), dtype=np.uint32, count=len(r)) for r, f in zip(rows, fit) if f]
-    keys, df = np.unique(np.concatenate(seen) if seen else np.zeros(0, np.uint32), return_counts=True)
+    seen = [
+        np.fromiter(r.keys(), dtype=np.uint32, count=len(r))
+        for r, f in zip(rows, fit, strict=True)
+        if f
+    ]
+    keys, df = np.unique(
+        np.concatenate(seen) if seen else np.zeros(0, np.uint32), return_counts=True
+    )
     keep = df >= min_df
     idf = _idf(df[keep], int(fit.sum())).astype(np.float16).astype(np.float32)
     return Vocab(keys=keys[keep].astype(np.uint32), idf=idf)
@@ -568,7 +577,9 @@ def train(
         pos = 1.0 + np.asarray(xbin[y[fit] == c].sum(axis=0)).ravel()
         neg = 1.0 + np.asarray(xbin[y[fit] != c].sum(axis=0)).ravel()
         r = np.log(pos / pos.sum()) - np.log(neg / neg.sum())
-        clf = LogisticRegression(C=nb_c, max_iter=3000, solver="liblinear", dual=True, class_weight=cw)
+        clf = LogisticRegression(
+            C=nb_c, max_iter=3000, solver="liblinear", dual=True, class_weight=cw
+        )
         clf.fit(xcw[fit] @ sparse.diags(r), (y[fit] == c).astype(int))
         w_nb[:, c] = r * clf.coef_.ravel() / math.sqrt(2.0)  # the 1/√2 of xcw folded in
         b_nb[c] = float(clf.intercept_[0])

@@ -96,3 +96,15 @@ def test_round_trip_without_pickle(
         model.predict_proba(texts, embeddings=emb[:2]),
         atol=2e-3,
     )  # idf stored as float16
+
+
+def test_shipped_checkpoint_size_and_text_model() -> None:
+    d = Path(te.__file__).parent / "checkpoints" / "bridge-default"
+    files = [p for p in d.iterdir() if p.is_file()]
+    assert all(p.stat().st_size < 5 * 2**20 for p in files)
+    assert sum(p.stat().st_size for p in files) <= 10_000_000
+    model = te.TextEmotionModel.load(d, encoder=None)  # n-gram part, no encoder needed
+    assert model.has_use and set(model.classes) == set(te.SMP_LABELS)
+    p = model.predict_proba(["今天太开心了，哈哈哈", "气死我了，什么破服务"])
+    assert np.allclose(p.sum(1), 1.0, atol=1e-5)
+    assert [te.CANONICAL[i] for i in p.argmax(1)] == ["happy", "angry"]
