@@ -3,7 +3,7 @@
 Model
 -----
 Four linear branches, trained separately and combined by a weighted average of their tempered
-log-probabilities (Weibo SMP2020-EWECT usual dev macro-F1 0.724, against 0.685 for a
+log-probabilities (Weibo SMP2020-EWECT usual dev macro-F1 0.727, against 0.685 for a
 character TF-IDF logistic regression):
 
 * **char**: character 1–4-gram TF-IDF (sublinear tf, L2) → multinomial logistic regression;
