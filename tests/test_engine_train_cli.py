@@ -110,6 +110,8 @@ def test_trains_a_loadable_checkpoint_from_cached_features(
         "confusion_cross_corpus.png",
         "reliability_speech.png",
         "text_emotion.npz",
+        "text_vocab.npz",
+        "text_emotion.json",
     ):
         assert (out / name).is_file(), name
     assert "research" in (out / "README.md").read_text(encoding="utf-8")
