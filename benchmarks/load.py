@@ -95,7 +95,9 @@ class Server:
                 raise SystemExit(f"server exited with {self.proc.returncode}; see server.log")
             try:
                 with urllib.request.urlopen(self.base + "/readyz", timeout=2) as r:
-                    if r.status == 200:
+                    body = json.loads(r.read() or b"{}")
+                    # ready, and the reply openings are in the synthesis cache (as in service)
+                    if r.status == 200 and body.get("reply_prewarm", {"done": True})["done"]:
                         return
             except OSError:
                 pass
