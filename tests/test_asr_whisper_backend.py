@@ -284,3 +284,10 @@ def test_batched_files_give_the_one_by_one_text(recognizer, asr_dev: Path) -> No
     assert [t.text for t in batched] == [t.text for t in one_by_one]
     assert batched[-1].text == "" and "no_speech" in batched[-1].flags
     assert all(t.encoder is not None for t in batched[:3])  # the emotion bridge's input
+
+
+@pytest.mark.parametrize("kind", ["white_noise", "melody"])
+def test_transcription_stream_gives_nothing_for_non_speech(recognizer, kind: str) -> None:
+    stream = recognizer.create_stream(profile="transcription")
+    finals = _finals(stream, _nonspeech(kind))
+    assert all(not f.transcript.text for f in finals), [f.transcript.text for f in finals]
