@@ -128,6 +128,10 @@ class Recognizer(Protocol):
         """Recognise a whole recording (any sample rate; resampled as needed)."""
         ...
 
-    def create_stream(self) -> RecognizerStream:
-        """A new streaming state using this model."""
+    def create_stream(self, *, profile: str = "dialogue") -> RecognizerStream:
+        """A new streaming state using this model.
+
+        ``profile``: ``"dialogue"`` (turns end at short pauses, ``asr.endpoint``) or
+        ``"transcription"`` (finals at long pauses, ``asr.transcription_endpoint``).
+        """
         ...

@@ -23,6 +23,7 @@ class WhisperConfig:
     suppress_blank: bool = True
     # loudness normalisation before decoding: RMS of the audio set to this dBFS (0 = off)
     target_rms_dbfs: float = 0.0
+    batch_size: int = 4  # recordings per batched decode (transcribe_batch: CLI files, jobs)
     tail_pad_ms: int = 0  # silence appended to a whole file before decoding (0: measured best)
     # a whole file is decoded only when the endpointer's speech detector finds an utterance in it
     speech_gate: bool = True
@@ -98,6 +99,31 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
+class TranscriptionEndpointConfig(EndpointConfig):
+    """Endpointing of transcription streams (``/v1/asr`` online and 2pass), not dialogue turns.
+
+    A dialogue turn must end soon after the speaker stops (``asr.endpoint``, tuned for reply
+    latency). A transcription stream has no reply to wait for, so its finals close only at a
+    long pause, at ``max_utterance_s`` (inside Whisper's 30 s window) or at the end of input:
+    each final then decodes as much context as a whole file would (docs/asr.md has the
+    figures). Partials still come every ``partial_interval_ms`` from re-decoding the open
+    segment.
+    """
+
+    min_silence_ms: int = 1200
+    max_utterance_s: float = 28.0
+    # the final decodes up to 400 ms after the last voiced frame; a pause must also be this
+    # long before the open segment is decoded ahead of its endpoint
+    prefetch_silence_ms: int = 400
+    # no adaptive hangover: a transcription final waits for the long pause whatever it reads
+    early_silence_ms: int = 0
+    incomplete_silence_ms: int = 0
+
+
+STREAM_PROFILES = ("dialogue", "transcription")
+
+
+@dataclass(frozen=True)
 class ASRConfig:
     """Which recognizer to use and how."""
 
@@ -113,4 +139,15 @@ class ASRConfig:
     whisper: WhisperConfig = field(default_factory=WhisperConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     paraformer: ParaformerConfig = field(default_factory=ParaformerConfig)
-    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)  # dialogue turns
+    transcription_endpoint: TranscriptionEndpointConfig = field(
+        default_factory=TranscriptionEndpointConfig
+    )
+
+    def endpoint_for(self, profile: str) -> EndpointConfig:
+        """The endpointing of a stream profile: ``dialogue`` or ``transcription``."""
+        if profile == "dialogue":
+            return self.endpoint
+        if profile == "transcription":
+            return self.transcription_endpoint
+        raise ValueError(f"stream profile must be one of {STREAM_PROFILES}, got {profile!r}")

@@ -143,15 +143,18 @@ class ParaformerRecognizer:
                 pieces.append(result[0].get("text", ""))
         return clean_text("".join(pieces))
 
-    def create_stream(self, *, itn: bool | None = None, hotwords: str = "") -> VadRecognizerStream:
+    def create_stream(
+        self, *, itn: bool | None = None, hotwords: str = "", profile: str = "dialogue"
+    ) -> VadRecognizerStream:
         """A VAD-endpointed stream: streaming partials, offline ("2pass") finals.
 
-        ``itn`` (default ``asr.itn``) and ``hotwords`` apply to this stream's final results.
+        ``itn`` (default ``asr.itn``) and ``hotwords`` apply to this stream's final results;
+        ``profile`` picks the endpointing (``asr.endpoint`` or ``asr.transcription_endpoint``).
         """
         use_itn = self.config.itn if itn is None else itn
         return VadRecognizerStream(
             lambda: _ParaformerUtterance(self, hotwords),
-            self.config.endpoint,
+            self.config.endpoint_for(profile),
             postprocess=lambda t: finish_transcript(t, itn=use_itn, punctuate=self._punctuate),
         )
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tingshuo.asr.base import ASR_SAMPLE_RATE, Segment, Transcript
-from tingshuo.asr.config import ASRConfig
+from tingshuo.asr.config import ASRConfig, EndpointConfig
 from tingshuo.asr.encoder_pooling import EncoderStates, pool_encoder_states
 from tingshuo.asr.endpointing import Endpointer, Onset, sentence_looks_complete
 from tingshuo.asr.guards import DecodedSegment, guard_segments
@@ -39,6 +39,7 @@ MIN_PARTIAL_S = 1.0  # no partial before this much utterance audio (pre-roll inc
 PARTIAL_MAX_TOKENS = 224  # a partial longer than this is cut (a final decodes in full)
 PARTIAL_BUSY_FACTOR = 1.5  # partial spacing ≥ this × the last partial's decode time
 SAME_AUDIO_SLACK = 2  # samples: a decode this close in length covered the same audio (rounding)
+BATCH_MAX_S = 30.0  # transcribe_batch batches recordings that fit one Whisper window
 FLAG_NO_SPEECH = "no_speech"  # Transcript.flags: the speech detector found no speech
 
 
@@ -246,6 +247,118 @@ class WhisperRecognizer:
             self._tokenizer = tokenizer
         return tokenizer
 
+    def transcribe_batch(
+        self, audios: Sequence[Audio], *, itn: bool = False, hotwords: str = ""
+    ) -> list[Transcript]:
+        """Recognise several recordings, decoding those of ≤ 30 s together in batches.
+
+        The same recipe as :meth:`transcribe` (speech gate, decoder settings, guards, hotwords,
+        text pipeline): recordings of one 30 s window each go through one encoder call and one
+        beam search with a batch dimension (``asr.whisper.batch_size`` at a time); longer ones,
+        and settings the batched decode does not cover (temperature fallback, loudness
+        normalisation, tail padding, ``hotword_mode = "always"``), are decoded one by one.
+        """
+        wc = self.config.whisper
+        words = merge_hotwords(self.config.hotwords, hotwords)
+        single = (
+            len(wc.temperatures) > 1
+            or wc.target_rms_dbfs
+            or wc.tail_pad_ms
+            or (words and self.config.hotword_mode == "always")
+        )
+        results: list[Transcript | None] = [None] * len(audios)
+        todo: list[tuple[int, np.ndarray]] = []
+        for i, audio in enumerate(audios):
+            samples = audio.resample(ASR_SAMPLE_RATE).samples
+            if single or len(samples) > BATCH_MAX_S * ASR_SAMPLE_RATE:
+                results[i] = self.transcribe(audio, itn=itn, hotwords=hotwords)
+            elif wc.speech_gate and not self.has_speech(samples):
+                results[i] = Transcript("", language=wc.language, flags=(FLAG_NO_SPEECH,))
+            elif len(samples) < MIN_DECODE_S * ASR_SAMPLE_RATE:
+                results[i] = self.transcribe(audio, itn=itn, hotwords=hotwords)
+            else:
+                todo.append((i, samples))
+        size = max(1, wc.batch_size)
+        for k in range(0, len(todo), size):
+            chunk = todo[k : k + size]
+            for (i, samples), raw in zip(
+                chunk, self._decode_batch([s for _, s in chunk]), strict=True
+            ):
+                if words and hotwords_heard(raw.text, words):
+                    raw = self._decode(samples, words)
+                results[i] = finish_transcript(
+                    raw, itn=itn or self.config.itn, punctuate=self._punctuate
+                )
+        return [r for r in results if r is not None]
+
+    def _decode_batch(self, batch: list[np.ndarray]) -> list[Transcript]:
+        """One encoder call and one beam search over ≤ 30 s recordings (as ``_decode`` would)."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        wc, model = self.config.whisper, self._model
+        # as faster-whisper's transcribe: the last mel frame is not content, the window is
+        # zero-padded to 30 s
+        feats = [model.feature_extractor(s)[:, :-1] for s in batch]
+        frames = [f.shape[-1] for f in feats]
+        stacked = np.stack([pad_or_trim(f) for f in feats]).astype(np.float32)
+        encoded = self._encode(stacked)
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=wc.language
+        )
+        previous = tokenizer.encode(" " + wc.initial_prompt.strip()) if wc.initial_prompt else []
+        prompt = model.get_prompt(tokenizer, previous, without_timestamps=wc.without_timestamps)
+        results = model.model.generate(
+            encoded,
+            [list(prompt) for _ in batch],
+            beam_size=wc.beam_size,
+            patience=wc.patience,
+            length_penalty=1,
+            repetition_penalty=wc.repetition_penalty,
+            no_repeat_ngram_size=0,
+            max_length=model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=wc.suppress_blank,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            max_initial_timestamp_index=int(round(1.0 / model.time_precision)),
+        )
+        states = np.asarray(encoded)
+        guard = self.config.guard
+        out = []
+        for samples, n_frames, result, state in zip(batch, frames, results, states, strict=True):
+            tokens = result.sequences_ids[0]
+            avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+            text = tokenizer.decode([t for t in tokens if t < tokenizer.eot])
+            decoded = []
+            # faster-whisper skips a window it thinks silent unless the text is likely enough
+            silent = (
+                result.no_speech_prob > guard.no_speech_threshold
+                and avg_logprob <= guard.logprob_threshold
+            )
+            if text.strip() and not silent:
+                decoded.append(
+                    DecodedSegment(
+                        start=0.0,
+                        end=n_frames * model.feature_extractor.time_per_frame,
+                        text=to_simplified(text),
+                        avg_logprob=float(avg_logprob),
+                        no_speech_prob=float(result.no_speech_prob),
+                    )
+                )
+            kept, flags = guard_segments(decoded, guard, prompt=wc.initial_prompt)
+            out.append(
+                Transcript(
+                    text="".join(s.text for s in kept).strip(),
+                    segments=tuple(Segment(s.start, s.end, s.text) for s in kept),
+                    language=wc.language,
+                    flags=flags,
+                    encoder=pool_encoder_states([state], samples, len(samples)),
+                )
+            )
+        return out
+
     def has_speech(self, samples: np.ndarray) -> bool:
         """Whether the endpointer's speech detector opens an utterance in these 16 kHz samples."""
         endpointer = Endpointer(self.config.endpoint)
@@ -254,16 +367,21 @@ class WhisperRecognizer:
 
     # ---- streaming -----------------------------------------------------------------------
 
-    def create_stream(self, *, itn: bool | None = None, hotwords: str = "") -> VadRecognizerStream:
+    def create_stream(
+        self, *, itn: bool | None = None, hotwords: str = "", profile: str = "dialogue"
+    ) -> VadRecognizerStream:
         """A new VAD-endpointed stream re-decoding the open utterance for partials.
 
         ``itn`` (default ``asr.itn``) and ``hotwords`` apply to this stream's final results.
+        ``profile``: ``"dialogue"`` endpoints turns with ``asr.endpoint``; ``"transcription"``
+        (``/v1/asr``) uses ``asr.transcription_endpoint`` (finals at long pauses only).
         """
-        interval = int(self.config.endpoint.partial_interval_ms * ASR_SAMPLE_RATE / 1000)
+        endpoint = self.config.endpoint_for(profile)
+        interval = int(endpoint.partial_interval_ms * ASR_SAMPLE_RATE / 1000)
         use_itn = self.config.itn if itn is None else itn
         return VadRecognizerStream(
-            lambda: _WhisperUtterance(self, interval, hotwords),
-            self.config.endpoint,
+            lambda: _WhisperUtterance(self, interval, hotwords, endpoint),
+            endpoint,
             postprocess=lambda t: finish_transcript(t, itn=use_itn, punctuate=self._punctuate),
         )
 
@@ -292,12 +410,16 @@ class _WhisperUtterance:
     """
 
     def __init__(
-        self, recognizer: WhisperRecognizer, interval_samples: int, hotwords: str = ""
+        self,
+        recognizer: WhisperRecognizer,
+        interval_samples: int,
+        hotwords: str = "",
+        endpoint: EndpointConfig | None = None,
     ) -> None:
         self._rec = recognizer
         self._hotwords = hotwords
         self._interval = max(1, interval_samples)
-        ep = recognizer.config.endpoint
+        ep = recognizer.config.endpoint if endpoint is None else endpoint
         self._prefetch = int(ep.prefetch_silence_ms * ASR_SAMPLE_RATE / 1000)
         self._decoded_at = 0  # utterance samples the last decode (partial or prefetch) saw
         self._voiced_end = 0

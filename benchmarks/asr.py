@@ -1,10 +1,11 @@
 """ASR benchmark: CER and RTF per backend on ../shared/eval/asr-dev, plus streaming latency.
 
     flock /work/bench.lock python -m benchmarks.asr [--backend whisper] [--set k=v ...]
-        [--out benchmarks/results/asr.md]
+        [--stream-profile dialogue|transcription] [--speed ROUNDS] [--out benchmarks/results/asr.md]
 
 CER: corpus CER (jiwer) over all clips — of ``transcribe`` (offline path: CLI, HTTP, jobs) and,
-with streaming on, of the streams' finals (``/v1/dialog``, ``/v1/asr`` online) on text normalised as ../shared/eval/README.md says
+with streaming on, of the streams' finals — ``dialogue`` profile (``/v1/dialog``) and
+``transcription`` profile (``/v1/asr`` online/2pass) — on text normalised as ../shared/eval/README.md says
 (NFKC, Traditional→Simplified, punctuation and spaces removed). RTF: wall-clock recognition
 time / audio duration (model load excluded, audio already in memory).
 
@@ -17,6 +18,9 @@ stream is ready and the clock advances by the decode's wall time. Reported per b
 The same run also keeps a second clock advanced by each decode's process CPU time divided by
 the recognizer's thread count: an estimate of the figures on an otherwise idle machine
 (the shared machine's wall times include waiting for other jobs).
+
+``--speed ROUNDS``: RTF and CPU-s per audio-s of each entry point's recognizer calls (one file
+per call, files batched, each stream profile), interleaved rounds; nothing else is run.
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tingshuo.asr.base import FinalResult, PartialResult
+from tingshuo.asr.config import STREAM_PROFILES
 from tingshuo.asr.factory import build_recognizer
 from tingshuo.asr.textproc import character_error_rate
 from tingshuo.core.audio import Audio, read_audio
@@ -93,7 +99,7 @@ def offline(recognizer, clips, load_s: float) -> OfflineFigures:
     )
 
 
-def streaming(recognizer, clips, threads: int) -> StreamFigures:
+def streaming(recognizer, clips, threads: int, profile: str = "dialogue") -> StreamFigures:
     finals, finals_idle, final_decode, lags, lags_idle = [], [], [], [], []
     utterances = partials = 0
     refs, hyps = [], []
@@ -103,7 +109,7 @@ def streaming(recognizer, clips, threads: int) -> StreamFigures:
         silence = np.zeros(int(PAD_S * rate), np.float32)
         signal = np.concatenate([silence, audio.samples, silence])
         frame = int(FRAME_S * rate)
-        stream = recognizer.create_stream()
+        stream = recognizer.create_stream(profile=profile)
         clock = idle = 0.0
         for i in range(0, len(signal), frame):
             arrival = min(i + frame, len(signal)) / rate
@@ -143,6 +149,66 @@ def streaming(recognizer, clips, threads: int) -> StreamFigures:
     )
 
 
+def speed(recognizer, clips, rounds: int) -> list[str]:
+    """Wall RTF and CPU-s per audio-s of each entry point's recognizer calls, interleaved.
+
+    Each round runs every entry point once over all clips, in turn, so load from other jobs
+    falls on all of them alike; the table gives each entry point's median over the rounds
+    and its CPU time relative to the CLI's one-file-at-a-time call.
+    """
+    audios = [a for _, _, a in clips]
+    audio_s = sum(a.duration for a in audios)
+
+    def one_by_one() -> None:
+        for a in audios:
+            recognizer.transcribe(a)
+
+    def batched() -> None:
+        recognizer.transcribe_batch(audios)
+
+    def stream(profile: str) -> Callable[[], None]:
+        return lambda: streaming(recognizer, clips, 1, profile)
+
+    entry_points: list[tuple[str, Callable[[], None]]] = [
+        ("`tingshuo transcribe FILE` / HTTP / OpenAI upload (one file per call)", one_by_one),
+        (
+            "`tingshuo transcribe FILE...` (several files) / concurrent HTTP uploads (batched)",
+            batched,
+        ),
+        (
+            "`/v1/asr` online/2pass stream (transcription profile, partials on)",
+            stream("transcription"),
+        ),
+        ("`/v1/dialog` stream (dialogue profile, partials on)", stream("dialogue")),
+    ]
+    if not hasattr(recognizer, "transcribe_batch"):
+        entry_points.pop(1)
+    one_by_one()  # warm-up
+    walls: dict[str, list[float]] = {n: [] for n, _ in entry_points}
+    cpus: dict[str, list[float]] = {n: [] for n, _ in entry_points}
+    for _ in range(rounds):
+        for name, fn in entry_points:
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            walls[name].append((time.perf_counter() - t0) / audio_s)
+            cpus[name].append((time.process_time() - c0) / audio_s)
+    ref = statistics.median(cpus[entry_points[0][0]])
+    lines = [
+        f"Speed per entry point ({len(clips)} clips, {audio_s:.1f} s of audio, {rounds} interleaved"
+        " rounds, medians; streams fed faster than real time, so their wall RTF is compute only):",
+        "",
+        "| entry point | RTF (wall) | CPU-s per audio-s | CPU vs one file per call |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, _ in entry_points:
+        cpu = statistics.median(cpus[name])
+        lines.append(
+            f"| {name} | {statistics.median(walls[name]):.3f} | {cpu:.3f} | {cpu / ref:.2f} |"
+        )
+    print("\n".join(lines))
+    return [*lines, ""]
+
+
 def _stats(values: list[float]) -> str:
     if not values:
         return "n/a"
@@ -150,7 +216,14 @@ def _stats(values: list[float]) -> str:
     return f"mean {statistics.fmean(values):.2f} s, p50 {q[0]:.2f} s, p90 {q[1]:.2f} s, max {max(values):.2f} s"
 
 
-def run_backend(config: EngineConfig, name: str, clips, do_stream: bool) -> list[str]:
+def run_backend(
+    config: EngineConfig,
+    name: str,
+    clips,
+    do_stream: bool,
+    profiles: tuple[str, ...] = STREAM_PROFILES,
+    speed_rounds: int = 0,
+) -> list[str]:
     lines = [f"## {name}", ""]
     t0 = time.perf_counter()
     try:
@@ -160,6 +233,8 @@ def run_backend(config: EngineConfig, name: str, clips, do_stream: bool) -> list
         print(f"[{name}] {msg}", file=sys.stderr)
         return [*lines, msg, ""]
     load_s = time.perf_counter() - t0
+    if speed_rounds:
+        return [*lines, *speed(recognizer, clips, speed_rounds)]
     off = offline(recognizer, clips, load_s)
     print(f"[{name}] CER {off.cer:.2%}  RTF {off.rtf:.3f}  (CPU-time RTF {off.cpu_rtf:.3f})")
     lines += [
@@ -174,22 +249,24 @@ def run_backend(config: EngineConfig, name: str, clips, do_stream: bool) -> list
         threads = max(
             1, config.asr.whisper.cpu_threads if name == "whisper" else config.asr.paraformer.ncpu
         )
-        st = streaming(recognizer, clips, threads)
-        print(f"[{name}] end-of-speech→final {_stats(st.final_latency)}")
-        print(f"[{name}] partial lag {_stats(st.partial_lag)}")
-        print(f"[{name}] idle estimates: final {_stats(st.final_latency_idle)}; ")
-        print(f"[{name}]   partial lag {_stats(st.partial_lag_idle)}")
-        print(f"[{name}] streaming CER {st.cer:.2%}")
-        lines += [
-            f"| streaming path CER (finals of each clip joined) | {st.cer:.2%} |",
-            f"| streaming: utterances found (clips) | {st.utterances} ({st.clips}) |",
-            f"| streaming: partials | {st.partials} |",
-            f"| end-of-speech → final | {_stats(st.final_latency)} |",
-            f"| of which: the final's decode call | {_stats(st.final_decode)} |",
-            f"| end-of-speech → final, idle-machine estimate | {_stats(st.final_latency_idle)} |",
-            f"| partial lag | {_stats(st.partial_lag)} |",
-            f"| partial lag, idle-machine estimate | {_stats(st.partial_lag_idle)} |",
-        ]
+        for profile in profiles:
+            st = streaming(recognizer, clips, threads, profile)
+            tag = f"[{name}/{profile}]"
+            print(f"{tag} end-of-speech→final {_stats(st.final_latency)}")
+            print(f"{tag} partial lag {_stats(st.partial_lag)}")
+            print(f"{tag} idle estimates: final {_stats(st.final_latency_idle)}; ")
+            print(f"{tag}   partial lag {_stats(st.partial_lag_idle)}")
+            print(f"{tag} streaming CER {st.cer:.2%}")
+            lines += [
+                f"| {profile} stream: CER (finals of each clip joined) | {st.cer:.2%} |",
+                f"| {profile} stream: utterances found (clips) | {st.utterances} ({st.clips}) |",
+                f"| {profile} stream: partials | {st.partials} |",
+                f"| {profile} stream: end-of-speech → final | {_stats(st.final_latency)} |",
+                f"| of which: the final's decode call | {_stats(st.final_decode)} |",
+                f"| … idle-machine estimate | {_stats(st.final_latency_idle)} |",
+                f"| {profile} stream: partial lag | {_stats(st.partial_lag)} |",
+                f"| … idle-machine estimate | {_stats(st.partial_lag_idle)} |",
+            ]
     lines += [
         "",
         "<details><summary>per clip</summary>",
@@ -206,6 +283,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", action="append", help="whisper / paraformer (default: both)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     parser.add_argument("--no-stream", action="store_true", help="skip the streaming figures")
+    parser.add_argument(
+        "--stream-profile",
+        action="append",
+        choices=STREAM_PROFILES,
+        help="stream endpointing profile(s) to score (default: both)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="only time each entry point's recognizer calls, ROUNDS interleaved rounds",
+    )
     parser.add_argument("--out", default="benchmarks/results/asr.md")
     args = parser.parse_args(argv)
     config = load_config(overrides=args.overrides)
@@ -222,7 +312,14 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     for name in args.backend or ["whisper", "paraformer"]:
-        lines += run_backend(config, name, clips, not args.no_stream)
+        lines += run_backend(
+            config,
+            name,
+            clips,
+            not args.no_stream,
+            tuple(args.stream_profile or STREAM_PROFILES),
+            args.speed,
+        )
     load_after = os.getloadavg()
     lines.append(
         f"Load average at end: {load_after[0]:.1f} / {load_after[1]:.1f} / {load_after[2]:.1f}."

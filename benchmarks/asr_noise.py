@@ -26,6 +26,7 @@ import numpy as np
 from benchmarks.asr import load_clips
 from benchmarks.noise_set import NOISES, SNRS_DB, SR, nonspeech_items, speech_in_noise
 from tingshuo.asr.base import FinalResult
+from tingshuo.asr.config import STREAM_PROFILES
 from tingshuo.asr.factory import build_recognizer
 from tingshuo.asr.textproc import character_error_rate
 from tingshuo.core.audio import Audio
@@ -33,9 +34,9 @@ from tingshuo.core.paths import shared_dir
 from tingshuo.engine.config import cache_root, load_config
 
 
-def stream_text(recognizer, samples: np.ndarray) -> str:
-    """Feed 20 ms frames to a new stream; the finals' text joined."""
-    stream = recognizer.create_stream()
+def stream_text(recognizer, samples: np.ndarray, profile: str = "dialogue") -> str:
+    """Feed 20 ms frames to a new stream (endpointing ``profile``); the finals' text joined."""
+    stream = recognizer.create_stream(profile=profile)
     texts = []
     frame = SR // 50
     for i in range(0, len(samples), frame):
@@ -52,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     parser.add_argument("--out", default="benchmarks/results/asr_noise")
     parser.add_argument("--no-speech-set", action="store_true", help="only the non-speech set")
+    parser.add_argument(
+        "--stream-profile",
+        choices=STREAM_PROFILES,
+        default="dialogue",
+        help="endpointing of the streaming path (dialogue: /v1/dialog; transcription: /v1/asr)",
+    )
     args = parser.parse_args(argv)
     config = load_config(overrides=args.overrides)
     recognizer = build_recognizer(config.asr, cache_root(config))
@@ -62,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for item in nonspeech_items():
         text = recognizer.transcribe(Audio(item.samples, SR)).text
-        streamed = stream_text(recognizer, item.samples)
+        streamed = stream_text(recognizer, item.samples, args.stream_profile)
         records.append({"name": item.name, "kind": "nonspeech", "text": text, "stream": streamed})
         print(f"{item.name:24s} offline={text!r} stream={streamed!r}", flush=True)
     cer: dict[tuple[str, float], float] = {}

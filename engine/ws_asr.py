@@ -33,7 +33,13 @@ class _Stream:
 
     def __init__(self, services: Services, proto: FunASRProtocol, config: StreamConfig) -> None:
         self.services, self.proto, self.config = services, proto, config
-        self.rec = services.recognizer.create_stream() if config.mode != "offline" else None
+        # a transcription stream, not a dialogue turn: finals at long pauses only, so each
+        # final decodes as much context as a file would (asr.transcription_endpoint)
+        self.rec = (
+            services.recognizer.create_stream(profile="transcription")
+            if config.mode != "offline"
+            else None
+        )
         self.buffer: list[np.ndarray] = []  # offline mode: the whole input at 16 kHz
 
     async def feed(self, chunk: AudioChunk) -> None:

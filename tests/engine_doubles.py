@@ -127,11 +127,13 @@ class ScriptedRecognizer:
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
         self.streams: list[EnergyStream] = []
+        self.profiles: list[str] = []  # the profile each stream was created with
 
     def transcribe(self, audio: Audio, *, itn: bool = False, hotwords: str = "") -> Transcript:
         return Transcript(self.texts[0] if self.texts else "")
 
-    def create_stream(self) -> EnergyStream:
+    def create_stream(self, *, profile: str = "dialogue") -> EnergyStream:
+        self.profiles.append(profile)
         stream = EnergyStream(list(self.texts))
         self.streams.append(stream)
         return stream

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tingshuo.asr.config import ASRConfig, EndpointConfig, GuardConfig
 from tingshuo.engine.config import load_config
 
@@ -31,3 +33,28 @@ def test_toml_env_and_overrides(tmp_path: Path) -> None:
     assert cfg.paraformer.chunk_size == (0, 8, 4)
     assert cfg.itn is True
     assert cfg.guard.min_repeats == 5
+
+
+def test_transcription_profile_ends_at_long_pauses_only() -> None:
+    cfg = ASRConfig()
+    dialogue, transcription = cfg.endpoint_for("dialogue"), cfg.endpoint_for("transcription")
+    # the dialogue turn endpointing keeps its reply-latency defaults
+    assert (dialogue.min_silence_ms, dialogue.max_utterance_s) == (600, 20.0)
+    assert transcription.min_silence_ms >= 1000 > dialogue.min_silence_ms
+    assert 20.0 < transcription.max_utterance_s < 30.0  # inside Whisper's 30 s window
+    assert isinstance(transcription, EndpointConfig)  # the same endpointer runs it
+    with pytest.raises(ValueError, match="profile"):
+        cfg.endpoint_for("meeting")
+
+
+def test_transcription_profile_from_toml_keeps_its_own_defaults(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text("[asr.transcription_endpoint]\nmin_silence_ms = 1500\n")
+    cfg = load_config(toml, env={}).asr
+    assert cfg.transcription_endpoint.min_silence_ms == 1500
+    # unset keys keep the transcription defaults, not the dialogue ones
+    assert (
+        cfg.transcription_endpoint.max_utterance_s
+        == ASRConfig().transcription_endpoint.max_utterance_s
+    )
+    assert cfg.endpoint == EndpointConfig()

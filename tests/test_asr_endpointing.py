@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tingshuo.asr.config import EndpointConfig
+from tingshuo.asr.config import ASRConfig, EndpointConfig
 from tingshuo.asr.endpointing import (
     EndpointConfigError,
     Endpointer,
@@ -186,3 +186,18 @@ def test_speech_resets_a_changed_hangover(speech: np.ndarray) -> None:
     ep.set_hangover_ms(2000)  # a decoded text trailed off …
     events = ep.feed(speech) + ep.feed(np.zeros(int(0.8 * SR), np.float32))
     assert kinds(events) == ["Offset"]  # … but the user spoke on: the default 600 ms again
+
+
+def test_transcription_profile_keeps_a_short_pause_inside_one_segment(speech: np.ndarray) -> None:
+    # the sentence twice with its lead-in cut from the second copy: a pause of ~0.9 s ends a
+    # dialogue turn, a transcription stream's final waits for a long pause
+    second = speech[int((SPEECH_START - 0.2) * SR) :]
+    signal = np.concatenate([padded(speech, 0.5, 0.3), second, np.zeros(2 * SR, np.float32)])
+    asr = ASRConfig()
+    dialogue = run(Endpointer(asr.endpoint_for("dialogue")), signal, 320)
+    transcription = run(Endpointer(asr.endpoint_for("transcription")), signal, 320)
+    assert kinds(dialogue) == ["Onset", "Offset"] * 2
+    assert kinds(transcription) == ["Onset", "Offset"]
+    pause = next(e for e in dialogue if isinstance(e, Onset) and e.start > 2).start
+    first_end = next(e for e in dialogue if isinstance(e, Offset)).speech_end
+    assert 0.6 < pause - first_end + 0.3 < 1.2  # onset includes 300 ms of pre-roll

@@ -262,3 +262,50 @@ def test_partials_take_the_short_window_and_finals_the_full_one(
     assert frames[1:] == [3000]
     assert character_error_rate([final.text], [partial]) < 0.2, (partial, final.text)
     assert character_error_rate([references[name]], [partial]) < 0.25, partial
+
+
+def _finals(stream, signal: np.ndarray) -> list[FinalResult]:
+    events: list = []
+    for i in range(0, len(signal), 320):  # 20 ms frames at 16 kHz
+        stream.accept_waveform(16000, signal[i : i + 320])
+        if stream.is_ready:
+            events += stream.decode()
+    stream.input_finished()
+    while stream.is_ready:
+        events += stream.decode()
+    return [e for e in events if isinstance(e, FinalResult)]
+
+
+def test_transcription_stream_decodes_across_a_short_pause(
+    recognizer, references, asr_dev: Path
+) -> None:
+    # two clips back to back (~0.85 s of their own silence between the sentences): a
+    # dialogue stream ends a turn at the pause, the /v1/asr
+    # (transcription) profile gives one final over both, as a file would be decoded
+    first, second = "firered_aishell2_IT0011W0001.wav", "paddlespeech_zh.wav"
+    a = read_audio(asr_dev / "wav" / first, 16000).samples
+    b = read_audio(asr_dev / "wav" / second, 16000).samples
+    pad = np.zeros(16000, np.float32)
+    signal = np.concatenate([pad, a, b, pad])
+    dialogue = _finals(recognizer.create_stream(), signal)
+    transcription = _finals(recognizer.create_stream(profile="transcription"), signal)
+    assert len(dialogue) == 2 and len(transcription) == 1
+    ref = references[first] + references[second]
+    assert character_error_rate([ref], [transcription[0].transcript.text]) <= 0.15
+
+
+def test_batched_files_give_the_one_by_one_text(recognizer, asr_dev: Path) -> None:
+    audios = [read_audio(asr_dev / "wav" / clip) for clip in CLIPS[:3]]
+    audios.append(Audio(_nonspeech("white_noise"), 16000))
+    batched = recognizer.transcribe_batch(audios)
+    one_by_one = [recognizer.transcribe(a) for a in audios]
+    assert [t.text for t in batched] == [t.text for t in one_by_one]
+    assert batched[-1].text == "" and "no_speech" in batched[-1].flags
+    assert all(t.encoder is not None for t in batched[:3])  # the emotion bridge's input
+
+
+@pytest.mark.parametrize("kind", ["white_noise", "melody"])
+def test_transcription_stream_gives_nothing_for_non_speech(recognizer, kind: str) -> None:
+    stream = recognizer.create_stream(profile="transcription")
+    finals = _finals(stream, _nonspeech(kind))
+    assert all(not f.transcript.text for f in finals), [f.transcript.text for f in finals]

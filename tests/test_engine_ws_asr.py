@@ -26,12 +26,17 @@ from tingshuo.engine.services import Services
 
 
 @pytest.fixture(scope="module")
-def base():  # noqa: ANN201
+def recognizer() -> ScriptedRecognizer:
+    return ScriptedRecognizer(["你好世界"] * 50)
+
+
+@pytest.fixture(scope="module")
+def base(recognizer: ScriptedRecognizer):  # noqa: ANN201
     config = engine_test_config(warmup=False)
     bridge = KeywordEmotionBridge()
     services = Services(
         config,
-        ScriptedRecognizer(["你好世界"] * 50),
+        recognizer,
         ToneSynthesizer(),
         bridge,
         EchoKnowledgePolicy(bridge),
@@ -41,7 +46,7 @@ def base():  # noqa: ANN201
 
 
 @pytest.mark.parametrize("mode", ["offline", "online", "2pass"])
-def test_modes_over_a_socket(base: str, tmp_path, mode: str) -> None:  # noqa: ANN001
+def test_modes_over_a_socket(base: str, recognizer, tmp_path, mode: str) -> None:  # noqa: ANN001
     paths = []
     for name in ("one", "two"):
         path = tmp_path / f"{name}.wav"
@@ -54,6 +59,8 @@ def test_modes_over_a_socket(base: str, tmp_path, mode: str) -> None:  # noqa: A
         own = [m for m in messages if m["wav_name"] == path.stem]
         assert own[-1]["is_final"] is True and own[-1]["is_end"] is True
         assert assemble(messages, path.stem) == "你好世界"
+    if mode != "offline":  # a transcription stream, not a dialogue turn
+        assert recognizer.profiles[-2:] == ["transcription"] * 2
     modes = {m["mode"] for m in messages}
     assert modes == {"offline": {"offline"}, "online": {"online"}, "2pass": {"2pass-offline"}}[
         mode

@@ -45,8 +45,8 @@ class FaultyRecognizer(ScriptedRecognizer):
         super().__init__(["你好"] * 20)
         self.next_faults: list[str] = []
 
-    def create_stream(self):  # noqa: ANN201
-        stream = super().create_stream()
+    def create_stream(self, *, profile: str = "dialogue"):  # noqa: ANN201
+        stream = super().create_stream(profile=profile)
         mode = self.next_faults.pop(0) if self.next_faults else ""
         if mode:
             real_decode = stream.decode
