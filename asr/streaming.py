@@ -188,6 +188,17 @@ class VadRecognizerStream:
                 utt.n_samples, self._endpointer.trailing_silence
             )
 
+    @property
+    def prefetch_due(self) -> bool:
+        """Whether the next :meth:`decode` is a prefetch of a likely final (speech went quiet
+        long enough): as urgent as a final, unlike a partial."""
+        with self._lock:
+            utt = self._open
+            span_of = getattr(utt.decoder, "prefetch_span", None) if utt is not None else None
+            if utt is None or span_of is None:
+                return False
+            return span_of(utt.n_samples, self._endpointer.trailing_silence) is not None
+
     def prefetch_audio(self) -> tuple[float, float, np.ndarray] | None:
         """What the next :meth:`decode` will decode as a likely final, if it will: (utterance
         start, speech end, 16 kHz samples), stream times in seconds. Lets a caller start

@@ -235,9 +235,10 @@ class Session:
             )
 
     def _decode_worthwhile(self) -> bool:
-        """Finals always; partials only while a worker is free (partials are best-effort:
-        under overload they are shed so endpoint decodes do not queue behind them)."""
-        if self._stream is not None and self._stream.is_endpoint:
+        """Finals (and prefetches of likely finals) always; partials only while a worker is
+        free (partials are best-effort: under overload they are shed so endpoint decodes do
+        not queue behind them)."""
+        if self._stream is not None and (self._stream.is_endpoint or self._prefetch_due()):
             return True
         pool = self.services.pool
         return pool is None or pool.pending < self.services.config.server.workers
@@ -259,7 +260,13 @@ class Session:
         """An endpoint's decode (the final) runs first, partials last; asked again while the
         decode waits, so a queued partial that will now carry the final moves up."""
         stream = self._stream
-        return Priority.FINAL if stream is not None and stream.is_endpoint else Priority.PARTIAL
+        if stream is not None and (stream.is_endpoint or self._prefetch_due()):
+            return Priority.FINAL
+        return Priority.PARTIAL
+
+    def _prefetch_due(self) -> bool:
+        """The next decode prefetches a likely final (Whisper streams; others: never)."""
+        return bool(getattr(self._stream, "prefetch_due", False))
 
     def _start_prosody(self) -> None:
         """When the next decode is the prefetch of a likely final, measure that audio's

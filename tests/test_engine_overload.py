@@ -548,3 +548,31 @@ def test_a_client_that_stops_reading_loses_its_stream_after_the_timeout() -> Non
         assert 'tingshuo_errors_total{kind="slow_reader"} 1.0' in metrics.export().decode()
 
     asyncio.run(main())
+
+
+def test_a_prefetch_of_a_likely_final_is_scheduled_as_a_final() -> None:
+    """Once the user has gone quiet, the stream's next decode prefetches the final: it runs
+    in the FINAL class (the reserved worker may take it) and is started even when partials
+    would be shed; while the user speaks, decodes are partials."""
+
+    class Quiet:
+        is_endpoint = False
+        is_ready = True
+
+        def __init__(self, prefetch_due: bool) -> None:
+            self.prefetch_due = prefetch_due
+
+    async def main() -> None:
+        services = make_services(["你好"])
+        session = Session(services, SessionStart(sample_rate_out=16000))
+        await session.open()
+        session._stream = Quiet(prefetch_due=True)  # type: ignore[assignment]
+        assert session._decode_priority() is Priority.FINAL
+        assert session._decode_worthwhile()
+        session._stream = Quiet(prefetch_due=False)  # type: ignore[assignment]
+        assert session._decode_priority() is Priority.PARTIAL
+        session._stream = None
+        await session.close("test over")
+        await services.close()
+
+    asyncio.run(main())
