@@ -89,6 +89,9 @@ class EndpointConfig:
     # Whisper: after this much trailing silence decode the utterance early, so when the
     # hangover confirms the endpoint the final reuses that decode (0 = off)
     prefetch_silence_ms: int = 120
+    # partials by the recognizer's cheap path (Whisper: asr.whisper.partial_window_s); off
+    # where clients keep partial text (the FunASR online mode commits stable prefixes)
+    cheap_partials: bool = True
     # adaptive hangover (Whisper streams): once the prefetch has decoded the utterance, text
     # that reads as a finished sentence ends it after ``early_silence_ms`` of silence (or at
     # once, when that much has passed); text that trails off (a comma, 因为, 然后, 就是 …)
@@ -118,6 +121,8 @@ class TranscriptionEndpointConfig(EndpointConfig):
     # no adaptive hangover: a transcription final waits for the long pause whatever it reads
     early_silence_ms: int = 0
     incomplete_silence_ms: int = 0
+    # FunASR online clients keep the partials' stable prefix as text: full-recipe partials
+    cheap_partials: bool = False
 
 
 STREAM_PROFILES = ("dialogue", "transcription")

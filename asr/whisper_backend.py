@@ -421,6 +421,7 @@ class _WhisperUtterance:
         self._interval = max(1, interval_samples)
         ep = recognizer.config.endpoint if endpoint is None else endpoint
         self._prefetch = int(ep.prefetch_silence_ms * ASR_SAMPLE_RATE / 1000)
+        self._cheap = ep.cheap_partials
         self._decoded_at = 0  # utterance samples the last decode (partial or prefetch) saw
         self._voiced_end = 0
         self._decoded: Transcript | None = None  # the last full-recipe (prefetch) decode
@@ -451,7 +452,11 @@ class _WhisperUtterance:
             self._prefetched_at = len(samples)
             text = finish_transcript(self._decoded).text  # spacing/punctuation as finals
         else:
-            text = finish_transcript(Transcript(self._rec.decode_partial(samples))).text
+            if self._cheap:
+                raw = Transcript(self._rec.decode_partial(samples))
+            else:
+                raw = self._rec.decode_samples(samples, hotwords=self._hotwords)
+            text = finish_transcript(raw).text
             self._last_cost = int((time.perf_counter() - start) * ASR_SAMPLE_RATE)
         self._decoded_at = len(samples)
         self._text = text

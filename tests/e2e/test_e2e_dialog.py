@@ -131,6 +131,10 @@ def test_fused_emotion_picks_the_spoken_reply_emotion(engine, asr_dev) -> None: 
             styles.append(style)
             return real.stream(text, style, voice, executor)
 
+        def synthesize(self, text, style=None, voice=None):  # noqa: ANN001, ANN201
+            styles.append(style)
+            return real.synthesize(text, style, voice)
+
     async def main() -> DialogClient:
         url = base.replace("http", "ws") + "/v1/dialog"
         async with DialogClient(url, SessionStart(sample_rate_in=16000)) as client:
