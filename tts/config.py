@@ -11,6 +11,9 @@ class KokoroConfig:
 
     model_dir: str = ""  # empty: assemble into <cache>/models/kokoro
     threads: int = 2  # onnxruntime intra-op threads
+    # onnxruntime graph optimisation level: disable | basic | extended | all. "all" took
+    # the least CPU time per audio second on 2 cores (BENCHMARKS.md, Kokoro session options)
+    graph_optimization: str = "all"
     # a native Mandarin voice (fetched with npm, tts/kokoro_voices.py): of the eight, the
     # lowest round-trip CER on 30 CSMSC sentences (14.3 %, tied with zm_yunxia; zf_xiaoxiao
     # 14.8 %; BENCHMARKS.md). Without the native voices: jf_gongitsune, with a warning.
