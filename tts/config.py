@@ -65,6 +65,9 @@ class TTSConfig:
     sentence_pause_ms: int = 250  # silence after 。！？；
     clause_pause_ms: int = 120  # silence after ，、：
     emotion_rendering: bool = True  # render emotions by prosody where the backend has no tokens
+    # which cues of the emotion table (tts/prosody.py) are rendered: any of
+    # rate,pitch,range,energy,pause (all by default; fewer: measure each with and without)
+    emotion_cues: str = "rate,pitch,range,energy,pause"
     kokoro: KokoroConfig = field(default_factory=KokoroConfig)
     sambert: SambertConfig = field(default_factory=SambertConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)

@@ -43,7 +43,7 @@ from tingshuo.tts.kokoro_voices import (
     voice_for_name,
 )
 from tingshuo.tts.pipeline import SegmentSynthesizer
-from tingshuo.tts.prosody import ProsodyTarget
+from tingshuo.tts.prosody import CUES, ProsodyTarget, parse_cues
 
 if TYPE_CHECKING:
     from tingshuo.tts.config import TTSConfig
@@ -221,7 +221,10 @@ class KokoroSynthesizer(SegmentSynthesizer):
     def model_version(self) -> str:  # type: ignore[override]
         """Weights, rendering pipeline and rendering settings: audio cached at another speed
         or tone range is not served after the config changes."""
-        return f"{self.render_version}+speed={self.speed:g}+tone={self.tone_range:g}"
+        version = f"{self.render_version}+speed={self.speed:g}+tone={self.tone_range:g}"
+        if self.emotion_cues != frozenset(CUES):
+            version += "+cues=" + ",".join(c for c in CUES if c in self.emotion_cues)
+        return version
 
     @classmethod
     def from_config(cls, tc: TTSConfig, cache_dir: Path) -> KokoroSynthesizer:
@@ -244,6 +247,7 @@ class KokoroSynthesizer(SegmentSynthesizer):
             sentence_pause_ms=tc.sentence_pause_ms,
             clause_pause_ms=tc.clause_pause_ms,
             emotion_rendering=tc.emotion_rendering,
+            emotion_cues=parse_cues(tc.emotion_cues),
             parallel_segments=tc.parallel_segments,
         ).warm_up()
 

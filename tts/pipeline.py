@@ -28,7 +28,7 @@ import numpy as np
 
 from tingshuo.core.audio import Audio
 from tingshuo.tts.base import Style, UnknownVoiceError, VoiceInfo
-from tingshuo.tts.prosody import ProsodyTarget, render, target_for
+from tingshuo.tts.prosody import CUES, ProsodyTarget, render, target_for, without_cues
 from tingshuo.tts.segment import CLAUSE_END, SENTENCE_END, split_text
 from tingshuo.tts.ssml import BreakPiece, TextPiece, parse
 from tingshuo.tts.textnorm import normalize
@@ -143,7 +143,10 @@ class SegmentSynthesizer:
         clause_pause_ms: int = 120,
         emotion_rendering: bool = True,
         parallel_segments: int = 2,
+        emotion_cues: frozenset[str] = frozenset(CUES),
     ) -> None:
+        """``emotion_cues``: which of the emotion table's cues (:data:`tts.prosody.CUES`)
+        are rendered; all by default (fewer: to measure each with and without)."""
         self.default_voice = default_voice
         self.max_segment_chars = max_segment_chars
         self.first_segment_chars = first_segment_chars
@@ -151,6 +154,7 @@ class SegmentSynthesizer:
         self.clause_pause_ms = clause_pause_ms
         self.emotion_rendering = emotion_rendering
         self.parallel_segments = max(1, parallel_segments)
+        self.emotion_cues = frozenset(emotion_cues)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -190,7 +194,7 @@ class SegmentSynthesizer:
             self.first_segment_chars if streaming else None,
             self.sentence_pause_ms,
             self.clause_pause_ms,
-            self.emotion_rendering,
+            self.emotion_rendering and "pause" in self.emotion_cues,
         )
 
     def segment_audio(self, segment: PlannedSegment, voice: str) -> Audio:
@@ -200,6 +204,8 @@ class SegmentSynthesizer:
             target = target_for(st.emotion, st.intensity, st.rate, st.pitch, st.volume)
         else:
             target = target_for(st.emotion, 0.0, st.rate, st.pitch, st.volume)
+        if self.emotion_cues != frozenset(CUES):
+            target = without_cues(target, self.emotion_cues)
         if self.tone_range != 1.0:
             target = replace(target, pitch_range=target.pitch_range * self.tone_range)
         samples = self.render_segment(segment.text, voice, target)

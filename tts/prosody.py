@@ -23,13 +23,22 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from tingshuo.core.emotions import Emotion, check_intensity
 
-__all__ = ["EmotionProsody", "EMOTION_PROSODY", "ProsodyTarget", "target_for", "render"]
+__all__ = [
+    "CUES",
+    "EmotionProsody",
+    "EMOTION_PROSODY",
+    "ProsodyTarget",
+    "parse_cues",
+    "render",
+    "target_for",
+    "without_cues",
+]
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,22 @@ EMOTION_PROSODY: dict[Emotion, EmotionProsody] = {
     ),
 }
 
+# the emotion cues the table renders, by their config names (tts.emotion_cues)
+CUES: tuple[str, ...] = ("rate", "pitch", "range", "energy", "pause")
+
+
+def parse_cues(spec: str) -> frozenset[str]:
+    """``"rate,pitch,range,energy,pause"`` (any subset, comma-separated; empty: none) →
+    the set; :class:`ValueError` naming the valid cues for anything else."""
+    cues = frozenset(c.strip() for c in spec.split(",") if c.strip())
+    unknown = cues - set(CUES)
+    if unknown:
+        raise ValueError(
+            f"unknown emotion cue(s) {', '.join(sorted(unknown))}; valid: {', '.join(CUES)}"
+        )
+    return cues
+
+
 PITCH_FLOOR_HZ = 75.0
 PITCH_CEILING_HZ = 600.0
 PSOLA_TIME_STEP_S = 0.01
@@ -91,6 +116,8 @@ class ProsodyTarget:
     pitch_range: float = 1.0
     gain_db: float = 0.0
     pause: float = 1.0
+    emotion_pitch_st: float = 0.0  # the emotion's share of ``pitch_st``
+    emotion_gain_db: float = 0.0  # the emotion's share of ``gain_db``
 
     @property
     def needs_pitch(self) -> bool:
@@ -116,7 +143,26 @@ def target_for(
         pitch_range=row.pitch_range**k,
         gain_db=row.energy_db * k + vol_db,
         pause=row.pause**k,
+        emotion_pitch_st=row.pitch_st * k,
+        emotion_gain_db=row.energy_db * k,
     )
+
+
+def without_cues(target: ProsodyTarget, keep: frozenset[str]) -> ProsodyTarget:
+    """``target`` with the emotion's share of every cue not in ``keep`` taken out (explicit
+    style rate, pitch and volume stay): for measuring each cue with and without."""
+    changes: dict[str, float] = {}
+    if "rate" not in keep:
+        changes.update(rate=target.rate / target.emotion_rate, emotion_rate=1.0)
+    if "pitch" not in keep:
+        changes["pitch_st"] = target.pitch_st - target.emotion_pitch_st
+    if "range" not in keep:
+        changes["pitch_range"] = 1.0
+    if "energy" not in keep:
+        changes["gain_db"] = target.gain_db - target.emotion_gain_db
+    if "pause" not in keep:
+        changes["pause"] = 1.0
+    return replace(target, **changes) if changes else target
 
 
 def _psola(samples: np.ndarray, sr: int, target: ProsodyTarget, stretch: float) -> np.ndarray:
