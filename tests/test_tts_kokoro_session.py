@@ -54,3 +54,43 @@ def test_synthesizer_opens_its_session_with_the_configured_options(
     assert seen == [(tmp_path / "m.onnx", 1, "basic")]
     assert synth.graph_optimization == "basic"
     assert np.asarray(synth.voices()).size > 0
+
+
+class _FakeSession:
+    """Records the ``speed`` input of every model call; returns 0.2 s of a tone."""
+
+    def __init__(self) -> None:
+        self.speeds: list[float] = []
+
+    def run(self, _outputs: object, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.speeds.append(float(feeds["speed"][0]))
+        t = np.arange(4800) / 24000
+        return [(0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)[None, :]]
+
+
+def _fake_synth(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **kw: Any) -> Any:
+    fake = _FakeSession()
+    monkeypatch.setattr(kk, "_session", lambda *_a, **_k: fake)
+    return kk.KokoroSynthesizer(tmp_path / "m.onnx", speed=0.9, **kw), fake
+
+
+def test_emotion_rate_by_the_model_or_by_psola(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tingshuo.core.emotions import Emotion
+    from tingshuo.tts.base import Style
+    from tingshuo.tts.prosody import EMOTION_PROSODY
+
+    angry = Style(emotion=Emotion.ANGRY, intensity=1.0)
+    rate = EMOTION_PROSODY[Emotion.ANGRY].rate
+    psola, fake = _fake_synth(monkeypatch, tmp_path)
+    assert KokoroConfig().emotion_rate == "psola" and not psola.renders_emotion_rate
+    psola.synthesize("你好", angry)
+    assert fake.speeds == [pytest.approx(0.9)]  # the model speaks neutral timing
+    model, fake = _fake_synth(monkeypatch, tmp_path, emotion_rate="model")
+    model.synthesize("你好", angry)
+    assert fake.speeds == [pytest.approx(0.9 * rate)]  # the model's own durations
+    assert "+emotion-rate=model" in model.model_version
+    assert "emotion-rate" not in psola.model_version
+    with pytest.raises(ValueError, match="psola or model"):
+        _fake_synth(monkeypatch, tmp_path, emotion_rate="stretch")

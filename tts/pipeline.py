@@ -130,6 +130,9 @@ class SegmentSynthesizer:
     sample_rate: int = 24000
     model_version: str = ""
     renders_rate: bool = False  # render_segment applies the explicit style rate itself
+    # render_segment applies the emotion's rate too (the model's own timing instead of a
+    # PSOLA stretch); only with renders_rate
+    renders_emotion_rate: bool = False
     # factor on every utterance's f0 excursions (a voice calibration, applied under the
     # emotion's own pitch range); 1.0 leaves the model's intonation as it is
     tone_range: float = 1.0
@@ -209,6 +212,8 @@ class SegmentSynthesizer:
         if self.tone_range != 1.0:
             target = replace(target, pitch_range=target.pitch_range * self.tone_range)
         samples = self.render_segment(segment.text, voice, target)
+        if self.renders_rate and self.renders_emotion_rate:
+            target = replace(target, emotion_rate=1.0)  # the model already spoke at that rate
         samples = render(samples, self.sample_rate, target, style_rate_done=self.renders_rate)
         sr = self.sample_rate
         before = np.zeros(sr * segment.pause_before_ms // 1000, np.float32)
