@@ -179,8 +179,8 @@ class KokoroSynthesizer(SegmentSynthesizer):
     sample_rate = SAMPLE_RATE
     # names the rendering pipeline in the cache key, so audio cached by an older one is not
     # served after a change (render1: short first segment in whole-text synthesis, no tone
-    # sandhi; render2: no tone-range expansion)
-    render_version = f"{MODEL_VERSION}+render3"
+    # sandhi; render2: no tone-range expansion; render4: emotion rates re-tuned for the native voices)
+    render_version = f"{MODEL_VERSION}+render4"
     renders_rate = True
 
     def __init__(
