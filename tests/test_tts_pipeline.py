@@ -132,3 +132,25 @@ def test_closing_the_stream_early_stops_synthesis() -> None:
 
     asyncio.run(run())
     assert len(synth.rendered) <= 3  # the remaining segments were never rendered
+
+
+def test_emotion_cues_can_be_rendered_one_by_one() -> None:
+    """tts.emotion_cues: a cue left out is not rendered (the others still are), so each
+    correction of the emotion table can be measured with and without."""
+    sad = Style(emotion=Emotion.SAD, intensity=1.0)
+    every = ToneSynth().synthesize("你好，你好。", sad)
+    no_energy = ToneSynth(emotion_cues=frozenset({"rate", "pitch", "range", "pause"}))
+    no_timing = ToneSynth(emotion_cues=frozenset({"pitch", "range", "energy"}))
+    neutral = ToneSynth().synthesize("你好，你好。")
+
+    def rms(x: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(x[np.abs(x) > 1e-4] ** 2)))
+
+    quiet = no_energy.synthesize("你好，你好。", sad)
+    assert rms(quiet.samples) > 1.4 * rms(every.samples)  # sad's -4 dB not applied
+    assert quiet.duration == pytest.approx(every.duration, abs=0.01)  # rate, pauses kept
+    timed = no_timing.synthesize("你好，你好。", sad)
+    assert timed.duration == pytest.approx(neutral.duration, abs=0.01)  # no stretch, no pause
+    assert rms(timed.samples) < 0.8 * rms(neutral.samples)
+    assert no_timing.plan("你好，你好。", sad)[0].pause_after_ms == 250  # unscaled
+    assert ToneSynth().plan("你好，你好。", sad)[0].pause_after_ms > 250

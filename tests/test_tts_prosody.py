@@ -186,3 +186,29 @@ def test_tone_range_out_of_bounds_is_rejected() -> None:
 
     with pytest.raises(ValueError, match="tone_range"):
         KokoroSynthesizer("/nonexistent/model.onnx", tone_range=3.0)
+
+
+def test_cue_names_are_checked() -> None:
+    from tingshuo.tts.prosody import CUES, parse_cues
+
+    assert parse_cues(",".join(CUES)) == frozenset(CUES)
+    assert parse_cues(" rate , energy ") == {"rate", "energy"}
+    assert parse_cues("") == frozenset()
+    with pytest.raises(ValueError, match="valid: rate, pitch, range, energy, pause"):
+        parse_cues("rate,tempo")
+
+
+def test_without_cues_keeps_the_explicit_style() -> None:
+    from tingshuo.tts.prosody import without_cues
+
+    row = EMOTION_PROSODY[Emotion.ANGRY]
+    full = target_for(Emotion.ANGRY, 1.0, rate=1.2, pitch=1.0, volume=0.5)
+    assert without_cues(full, frozenset({"rate", "pitch", "range", "energy", "pause"})) == full
+    bare = without_cues(full, frozenset())
+    assert (bare.rate, bare.emotion_rate) == (pytest.approx(1.2), 1.0)
+    assert bare.pitch_st == pytest.approx(1.0)
+    assert bare.gain_db == pytest.approx(20 * math.log10(0.5))
+    assert (bare.pitch_range, bare.pause) == (1.0, 1.0)
+    only_range = without_cues(full, frozenset({"range"}))
+    assert only_range.pitch_range == pytest.approx(row.pitch_range)
+    assert only_range.rate == pytest.approx(1.2)

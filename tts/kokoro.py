@@ -4,7 +4,7 @@ Weights, the Japanese voices and the vocabulary come from registry packages
 (:mod:`tts.kokoro_model`), the eight native Mandarin voices through npm
 (:mod:`tts.kokoro_voices`; without them the Japanese voices speak and a warning is
 logged); Mandarin phonemes from :mod:`tts.kokoro_g2p`. The ONNX session is created once per
-(model file, thread count) and shared by every synthesizer instance; onnxruntime's
+(model file, thread count, optimisation level) and shared by every synthesizer instance; onnxruntime's
 ``InferenceSession.run`` is safe to call from several threads at once.
 
 Model inputs: ``tokens`` int64 (1, n+2) with pad id 0 at both ends, ``style`` float32
@@ -43,7 +43,7 @@ from tingshuo.tts.kokoro_voices import (
     voice_for_name,
 )
 from tingshuo.tts.pipeline import SegmentSynthesizer
-from tingshuo.tts.prosody import ProsodyTarget
+from tingshuo.tts.prosody import CUES, ProsodyTarget, parse_cues
 
 if TYPE_CHECKING:
     from tingshuo.tts.config import TTSConfig
@@ -66,27 +66,59 @@ NATIVE_NOTE = "native Mandarin (Kokoro v1.0 voice from kokoro-js)"
 TRIM_THRESHOLD = 0.01  # |sample| below this at the edges counts as silence
 TRIM_PAD_S = 0.03
 
-_sessions: dict[tuple[str, int], Any] = {}
+_sessions: dict[tuple[str, int, str], Any] = {}
 _shared: dict[str, Any] = {}
 _load_lock = threading.Lock()
 
 
-def _session(path: Path, threads: int) -> Any:
-    """One onnxruntime session per (model, threads), created on first use."""
-    key = (str(path), threads)
+# onnxruntime graph optimisation levels by their config names (tts.kokoro.graph_optimization)
+GRAPH_OPTIMIZATION = ("disable", "basic", "extended", "all")
+
+
+def session_options(threads: int, graph_optimization: str = "all") -> Any:
+    """The onnxruntime ``SessionOptions`` Kokoro runs with (A/B figures in BENCHMARKS.md).
+
+    ``threads`` intra-op threads, one inter-op thread, sequential execution (parallel
+    execution was slower); the optimisation level by name (``all``: the least CPU time in
+    the A/B, 1.7 % less than ``extended``, 4 % less than ``basic``); idle worker threads
+    sleep instead of spinning (on a shared CPU spinning steals the cores other sessions
+    and the ASR need; it was slower in the A/B too); the CPU memory arena and memory
+    pattern stay on (off was slower).
+    """
+    import onnxruntime as ort
+
+    levels = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }
+    if graph_optimization not in levels:
+        raise ValueError(
+            f"tts.kokoro.graph_optimization must be one of {', '.join(GRAPH_OPTIMIZATION)}, "
+            f"got {graph_optimization!r}"
+        )
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, threads)
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = levels[graph_optimization]
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return opts
+
+
+def _session(path: Path, threads: int, graph_optimization: str = "all") -> Any:
+    """One onnxruntime session per (model, threads, optimisation level), created on first use."""
+    key = (str(path), threads, graph_optimization)
     with _load_lock:
         if key not in _sessions:
             import onnxruntime as ort
 
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = max(1, threads)
-            opts.inter_op_num_threads = 1
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            # idle worker threads sleep instead of spinning: on a shared CPU, spinning
-            # steals the cores other sessions (and the ASR) need
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             _sessions[key] = ort.InferenceSession(
-                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+                str(path),
+                sess_options=session_options(threads, graph_optimization),
+                providers=["CPUExecutionProvider"],
             )
         return _sessions[key]
 
@@ -147,17 +179,19 @@ class KokoroSynthesizer(SegmentSynthesizer):
     sample_rate = SAMPLE_RATE
     # names the rendering pipeline in the cache key, so audio cached by an older one is not
     # served after a change (render1: short first segment in whole-text synthesis, no tone
-    # sandhi; render2: no tone-range expansion)
-    render_version = f"{MODEL_VERSION}+render3"
+    # sandhi; render2: no tone-range expansion; render4: emotion rates re-tuned for the native voices)
+    render_version = f"{MODEL_VERSION}+render4"
     renders_rate = True
 
     def __init__(
         self,
         model_path: Path,
         threads: int = 2,
+        graph_optimization: str = "all",
         default_voice: str = FALLBACK_VOICE,
         speed: float = 1.0,
         tone_range: float = 1.0,
+        emotion_rate: str = "psola",
         native_dir: Path | None = None,
         **pipeline: Any,
     ) -> None:
@@ -174,11 +208,17 @@ class KokoroSynthesizer(SegmentSynthesizer):
         super().__init__(default_voice=default_voice, **pipeline)
         self.model_path = Path(model_path)
         self.threads = threads
+        self.graph_optimization = graph_optimization
         self.speed = speed
         if not 0.5 <= tone_range <= 2.0:
             raise ValueError(f"tts.kokoro.tone_range must be in [0.5, 2], got {tone_range}")
         self.tone_range = tone_range
-        self._session = _session(self.model_path, threads)
+        if emotion_rate not in ("psola", "model"):
+            raise ValueError(
+                f"tts.kokoro.emotion_rate must be psola or model, got {emotion_rate!r}"
+            )
+        self.renders_emotion_rate = emotion_rate == "model"
+        self._session = _session(self.model_path, threads, graph_optimization)
         self.native_dir = native_dir
         self._voices, self._vocab = _tables(native_dir)
         self.resolve_voice(default_voice)  # fail early on a misconfigured default
@@ -187,7 +227,12 @@ class KokoroSynthesizer(SegmentSynthesizer):
     def model_version(self) -> str:  # type: ignore[override]
         """Weights, rendering pipeline and rendering settings: audio cached at another speed
         or tone range is not served after the config changes."""
-        return f"{self.render_version}+speed={self.speed:g}+tone={self.tone_range:g}"
+        version = f"{self.render_version}+speed={self.speed:g}+tone={self.tone_range:g}"
+        if self.renders_emotion_rate:
+            version += "+emotion-rate=model"
+        if self.emotion_cues != frozenset(CUES):
+            version += "+cues=" + ",".join(c for c in CUES if c in self.emotion_cues)
+        return version
 
     @classmethod
     def from_config(cls, tc: TTSConfig, cache_dir: Path) -> KokoroSynthesizer:
@@ -200,15 +245,18 @@ class KokoroSynthesizer(SegmentSynthesizer):
         return cls(
             model,
             threads=kc.threads,
+            graph_optimization=kc.graph_optimization,
             native_dir=native,
             default_voice=kc.voice,
             speed=kc.speed,
             tone_range=kc.tone_range,
+            emotion_rate=kc.emotion_rate,
             max_segment_chars=tc.max_segment_chars,
             first_segment_chars=tc.first_segment_chars,
             sentence_pause_ms=tc.sentence_pause_ms,
             clause_pause_ms=tc.clause_pause_ms,
             emotion_rendering=tc.emotion_rendering,
+            emotion_cues=parse_cues(tc.emotion_cues),
             parallel_segments=tc.parallel_segments,
         ).warm_up()
 
@@ -277,5 +325,6 @@ class KokoroSynthesizer(SegmentSynthesizer):
         phonemes = phonemize(text)
         if not re.search(r"\w", phonemes):
             return np.zeros(0, np.float32)
-        speed = float(np.clip(self.speed * target.rate / target.emotion_rate, 0.5, 2.0))
+        rate = target.rate if self.renders_emotion_rate else target.rate / target.emotion_rate
+        speed = float(np.clip(self.speed * rate, 0.5, 2.0))
         return self.render_phonemes(phonemes, voice, speed)

@@ -28,7 +28,7 @@ import numpy as np
 
 from tingshuo.core.audio import Audio
 from tingshuo.tts.base import Style, UnknownVoiceError, VoiceInfo
-from tingshuo.tts.prosody import ProsodyTarget, render, target_for
+from tingshuo.tts.prosody import CUES, ProsodyTarget, render, target_for, without_cues
 from tingshuo.tts.segment import CLAUSE_END, SENTENCE_END, split_text
 from tingshuo.tts.ssml import BreakPiece, TextPiece, parse
 from tingshuo.tts.textnorm import normalize
@@ -130,6 +130,9 @@ class SegmentSynthesizer:
     sample_rate: int = 24000
     model_version: str = ""
     renders_rate: bool = False  # render_segment applies the explicit style rate itself
+    # render_segment applies the emotion's rate too (the model's own timing instead of a
+    # PSOLA stretch); only with renders_rate
+    renders_emotion_rate: bool = False
     # factor on every utterance's f0 excursions (a voice calibration, applied under the
     # emotion's own pitch range); 1.0 leaves the model's intonation as it is
     tone_range: float = 1.0
@@ -143,7 +146,10 @@ class SegmentSynthesizer:
         clause_pause_ms: int = 120,
         emotion_rendering: bool = True,
         parallel_segments: int = 2,
+        emotion_cues: frozenset[str] = frozenset(CUES),
     ) -> None:
+        """``emotion_cues``: which of the emotion table's cues (:data:`tts.prosody.CUES`)
+        are rendered; all by default (fewer: to measure each with and without)."""
         self.default_voice = default_voice
         self.max_segment_chars = max_segment_chars
         self.first_segment_chars = first_segment_chars
@@ -151,6 +157,7 @@ class SegmentSynthesizer:
         self.clause_pause_ms = clause_pause_ms
         self.emotion_rendering = emotion_rendering
         self.parallel_segments = max(1, parallel_segments)
+        self.emotion_cues = frozenset(emotion_cues)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -190,7 +197,7 @@ class SegmentSynthesizer:
             self.first_segment_chars if streaming else None,
             self.sentence_pause_ms,
             self.clause_pause_ms,
-            self.emotion_rendering,
+            self.emotion_rendering and "pause" in self.emotion_cues,
         )
 
     def segment_audio(self, segment: PlannedSegment, voice: str) -> Audio:
@@ -200,9 +207,13 @@ class SegmentSynthesizer:
             target = target_for(st.emotion, st.intensity, st.rate, st.pitch, st.volume)
         else:
             target = target_for(st.emotion, 0.0, st.rate, st.pitch, st.volume)
+        if self.emotion_cues != frozenset(CUES):
+            target = without_cues(target, self.emotion_cues)
         if self.tone_range != 1.0:
             target = replace(target, pitch_range=target.pitch_range * self.tone_range)
         samples = self.render_segment(segment.text, voice, target)
+        if self.renders_rate and self.renders_emotion_rate:
+            target = replace(target, emotion_rate=1.0)  # the model already spoke at that rate
         samples = render(samples, self.sample_rate, target, style_rate_done=self.renders_rate)
         sr = self.sample_rate
         before = np.zeros(sr * segment.pause_before_ms // 1000, np.float32)
