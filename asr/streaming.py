@@ -188,30 +188,32 @@ class VadRecognizerStream:
                 utt.n_samples, self._endpointer.trailing_silence
             )
 
+    def _prefetch_span(self) -> tuple[_Utterance, int] | None:
+        """The open utterance and how much of it the next decode prefetches (lock held)."""
+        utt = self._open
+        span_of = getattr(utt.decoder, "prefetch_span", None) if utt is not None else None
+        if utt is None or span_of is None:
+            return None
+        span = span_of(utt.n_samples, self._endpointer.trailing_silence)
+        return None if span is None else (utt, span)
+
     @property
     def prefetch_due(self) -> bool:
         """Whether the next :meth:`decode` is a prefetch of a likely final (speech went quiet
         long enough): as urgent as a final, unlike a partial."""
         with self._lock:
-            utt = self._open
-            span_of = getattr(utt.decoder, "prefetch_span", None) if utt is not None else None
-            if utt is None or span_of is None:
-                return False
-            return span_of(utt.n_samples, self._endpointer.trailing_silence) is not None
+            return self._prefetch_span() is not None
 
     def prefetch_audio(self) -> tuple[float, float, np.ndarray] | None:
         """What the next :meth:`decode` will decode as a likely final, if it will: (utterance
         start, speech end, 16 kHz samples), stream times in seconds. Lets a caller start
         audio-only work on the utterance (e.g. prosody) alongside that decode."""
         with self._lock:
-            utt = self._open
-            span_of = getattr(utt.decoder, "prefetch_span", None) if utt is not None else None
-            if utt is None or span_of is None:
+            due = self._prefetch_span()
+            if due is None:
                 return None
+            utt, span = due
             trailing = self._endpointer.trailing_silence
-            span = span_of(utt.n_samples, trailing)
-            if span is None:
-                return None
             speech_end = utt.start + (utt.n_samples - trailing) / ASR_SAMPLE_RATE
             return utt.start, speech_end, utt.audio()[:span].copy()
 

@@ -213,7 +213,7 @@ class WhisperRecognizer:
             return self.decode_samples(samples).text
         frames = min(full, max(int(wc.partial_window_s * per_s), features.shape[1] + margin))
         encoded = self._encode(pad_or_trim(features, frames))
-        tokenizer = self._partial_tokenizer()
+        tokenizer = self._tokenizer_zh()
         result = self._model.model.generate(
             encoded,
             [[*tokenizer.sot_sequence, tokenizer.no_timestamps]],
@@ -233,7 +233,8 @@ class WhisperRecognizer:
         kept, _flags = guard_segments([segment], self.config.guard)
         return "".join(s.text for s in kept).strip()
 
-    def _partial_tokenizer(self) -> Any:
+    def _tokenizer_zh(self) -> Any:
+        """faster-whisper's tokenizer for ``whisper.language`` (made once; read-only after)."""
         tokenizer = getattr(self, "_tokenizer", None)
         if tokenizer is None:
             from faster_whisper.tokenizer import Tokenizer
@@ -294,7 +295,6 @@ class WhisperRecognizer:
     def _decode_batch(self, batch: list[np.ndarray]) -> list[Transcript]:
         """One encoder call and one beam search over ≤ 30 s recordings (as ``_decode`` would)."""
         from faster_whisper.audio import pad_or_trim
-        from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
         wc, model = self.config.whisper, self._model
@@ -304,9 +304,7 @@ class WhisperRecognizer:
         frames = [f.shape[-1] for f in feats]
         stacked = np.stack([pad_or_trim(f) for f in feats]).astype(np.float32)
         encoded = self._encode(stacked)
-        tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=wc.language
-        )
+        tokenizer = self._tokenizer_zh()
         previous = tokenizer.encode(" " + wc.initial_prompt.strip()) if wc.initial_prompt else []
         prompt = model.get_prompt(tokenizer, previous, without_timestamps=wc.without_timestamps)
         results = model.model.generate(
@@ -433,9 +431,8 @@ class _WhisperUtterance:
         self._voiced_end = n_samples - trailing_silence
         if n_samples < MIN_PARTIAL_S * ASR_SAMPLE_RATE:
             return False
-        voiced_end = self._voiced_end
         if self._prefetch and trailing_silence >= self._prefetch:
-            return self._prefetched_at != voiced_end + self._prefetch
+            return self.prefetch_span(n_samples, trailing_silence) is not None
         if self._prefetch and trailing_silence > 0:
             return False  # speech may be ending: keep the worker free for the prefetch
         spacing = self._interval

@@ -238,7 +238,7 @@ class Session:
         """Finals (and prefetches of likely finals) always; partials only while a worker is
         free (partials are best-effort: under overload they are shed so endpoint decodes do
         not queue behind them)."""
-        if self._stream is not None and (self._stream.is_endpoint or self._prefetch_due()):
+        if self._final_due():
             return True
         pool = self.services.pool
         return pool is None or pool.pending < self.services.config.server.workers
@@ -259,14 +259,15 @@ class Session:
     def _decode_priority(self) -> Priority:
         """An endpoint's decode (the final) runs first, partials last; asked again while the
         decode waits, so a queued partial that will now carry the final moves up."""
-        stream = self._stream
-        if stream is not None and (stream.is_endpoint or self._prefetch_due()):
-            return Priority.FINAL
-        return Priority.PARTIAL
+        return Priority.FINAL if self._final_due() else Priority.PARTIAL
 
-    def _prefetch_due(self) -> bool:
-        """The next decode prefetches a likely final (Whisper streams; others: never)."""
-        return bool(getattr(self._stream, "prefetch_due", False))
+    def _final_due(self) -> bool:
+        """The next decode returns a final: the stream is at an endpoint, or (Whisper
+        streams) it prefetches a likely final."""
+        stream = self._stream
+        if stream is None:
+            return False
+        return stream.is_endpoint or bool(getattr(stream, "prefetch_due", False))
 
     def _start_prosody(self) -> None:
         """When the next decode is the prefetch of a likely final, measure that audio's
