@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -94,7 +94,7 @@ class ReplyStream:
     """
 
     style: ReplyStyle
-    deltas: AsyncIterator[str]
+    deltas: AsyncGenerator[str, None]
     intent: str = ""
     handoff: bool = False
 

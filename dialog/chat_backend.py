@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +105,7 @@ class ChatBackend:
 
     async def stream(
         self, messages: list[ChatMessage], temperature: float = 0.3
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """The reply's text deltas as the endpoint generates them (empty ones skipped).
 
         Raises :class:`ChatBackendError` on a timeout (``timeout_s`` bounds the connect and

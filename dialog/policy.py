@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -256,7 +256,7 @@ class ChatPolicy(EmpatheticPolicy):
         await self.backend.aclose()
 
 
-async def _empty() -> AsyncIterator[str]:
+async def _empty() -> AsyncGenerator[str, None]:
     return
     yield  # an async generator with nothing to yield
 
