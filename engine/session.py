@@ -416,17 +416,6 @@ class Session:
                 )
                 segments = _aiter(self.conversation.segments(state))
             await self._speak(state, segments)
-            if isinstance(reply, ReplyStream):  # the whole text once the stream has ended
-                await self._emit(
-                    ReplyText(
-                        state.reply_id,
-                        state.text,
-                        str(style.emotion),
-                        style.intensity,
-                        reply.intent,
-                        reply.handoff,
-                    )
-                )
             await self._emit(ReplyDone(state.reply_id, state.frames, round(state.synth_ms)))
             self.conversation.finish_reply(state)
         except asyncio.CancelledError:
@@ -478,8 +467,9 @@ class Session:
         self, state: ActiveReply, reply: ReplyStream
     ) -> AsyncGenerator[str, None]:
         """A streamed reply's synthesis segments as its text arrives; each delta grows the
-        reply's text (history, barge-in) and goes out as ``reply.text.delta``. The policy's
-        stage time is the wait for its first text."""
+        reply's text (history, barge-in) and goes out as ``reply.text.delta``, the whole text
+        as ``reply.text`` once the stream has ended. The policy's stage time is the wait for
+        its first text."""
         cutter = self.conversation.segmenter()
         t0 = time.perf_counter()
         first = True
@@ -497,6 +487,10 @@ class Session:
                 await self._emit(ReplyTextDelta(state.reply_id, delta, emotion, intensity))
                 for segment in cutter.feed(delta):
                     yield segment
+        # the stream has ended: the whole text (its intent and handoff are final now)
+        await self._emit(
+            ReplyText(state.reply_id, state.text, emotion, intensity, reply.intent, reply.handoff)
+        )
         for segment in cutter.finish():
             yield segment
 
