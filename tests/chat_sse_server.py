@@ -9,7 +9,8 @@ The request's ``model`` picks the behaviour:
 - ``cut``: the first ``hold_after`` tokens, then closes the connection (no ``[DONE]``);
 - ``error``: HTTP 500 at once; ``garbage``: one malformed chunk; ``stall``: the first token,
   then silence for 3 s;
-- anything else without ``"stream": true``: one whole completion of all tokens.
+- anything else without ``"stream": true``: one whole completion of all tokens, after the
+  time streaming them would take (``delay_s`` per token).
 
 It records each request and sets :attr:`FakeChatServer.disconnected` when a client goes away
 before the stream is over.
@@ -74,7 +75,8 @@ class FakeChatServer:
         if model == "error":
             self._plain(h, 500, b'{"error": "boom"}')
             return
-        if not body.get("stream"):
+        if not body.get("stream"):  # answered once the whole text is "generated"
+            time.sleep(self.delay_s * len(self.tokens))
             text = "".join(self.tokens)
             reply = {"choices": [{"message": {"role": "assistant", "content": text}}]}
             self._plain(h, 200, json.dumps(reply, ensure_ascii=False).encode())
