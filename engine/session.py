@@ -441,6 +441,7 @@ class Session:
         svc = self.services
         policy: Any = svc.policy
         if getattr(policy, "streaming", False) and hasattr(policy, "respond_stream"):
+            svc.admit(Priority.REPLY)  # refused like a policy job when replies are saturated
 
             async def offload(fn: Callable[..., Any], *args: Any) -> Any:
                 return await svc.run("policy", fn, *args, priority=Priority.REPLY)
