@@ -58,10 +58,13 @@ def tokens_of(text: str, n: int) -> list[str]:
     return [text[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
 
 
-async def one_turn(services: Services) -> tuple[float, float]:
-    """(final transcript → first reply audio, → reply done) in seconds, one fresh session."""
+async def one_turn(services: Services) -> tuple[float, float, float]:
+    """(final transcript → first reply audio, → reply done, longest playback stall) in
+    seconds, one fresh session. A stall: a frame arriving after the audio before it would
+    have finished playing in real time from the first frame on (the client runs dry)."""
     session = Session(services, SessionStart(sample_rate_out=24000))
     seen: dict[str, float] = {}
+    frames: list[tuple[float, float]] = []  # arrival, duration (s)
 
     async def read() -> None:
         while (ev := await session.out.get()) is not None:
@@ -69,6 +72,7 @@ async def one_turn(services: Services) -> tuple[float, float]:
             if isinstance(ev, ReplyAudio):
                 session.on_sent(ev)
                 seen.setdefault("audio", now)
+                frames.append((now, ev.duration_ms / 1000))
             elif isinstance(ev, TranscriptFinal):
                 seen.setdefault("final", now)
             elif isinstance(ev, ReplyDone):
@@ -83,7 +87,11 @@ async def one_turn(services: Services) -> tuple[float, float]:
         await asyncio.sleep(0.005)
     await session.close("benchmark")
     await reader
-    return seen["audio"] - seen["final"], seen["done"] - seen["final"]
+    stall, due = 0.0, frames[0][0]  # due: when the audio so far ends playing
+    for arrived, duration in frames:
+        stall = max(stall, arrived - due)
+        due = max(due, arrived) + duration
+    return seen["audio"] - seen["final"], seen["done"] - seen["final"], stall
 
 
 def uptime() -> str:
@@ -106,16 +114,16 @@ async def main() -> None:
     policy = ChatPolicy(ChatBackend(server.url, "stream", timeout_s=10), EchoPolicy(), stream=True)
     bridge = KeywordEmotionBridge()
     services = Services(config, ScriptedRecognizer([]), synth, bridge, policy)
-    results: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    results: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
     load_before = uptime()
     try:
         for rep in range(args.reps + 1):  # rep 0 warms both paths and is not counted
             for streaming in (True, False) if rep % 2 else (False, True):
                 policy.streaming = streaming
                 services.recognizer = ScriptedRecognizer(["帮我查一下订单的物流"])
-                first, done = await one_turn(services)
+                turn = await one_turn(services)
                 if rep:
-                    results[streaming].append((first, done))
+                    results[streaming].append(turn)
     finally:
         await services.close()
         server.close()
@@ -128,11 +136,12 @@ async def main() -> None:
     print(f"load before: {load_before}")
     print(f"load after:  {load_after}")
     print(f"reps per mode: {args.reps} (interleaved), medians in seconds")
-    print("| mode | final transcript → first audio | → reply done |")
-    print("|---|---|---|")
+    print("| mode | final transcript → first audio | → reply done | longest playback stall |")
+    print("|---|---|---|---|")
     for streaming in (False, True):
         name = "streamed (dialog.chat.stream = true)" if streaming else "whole (stream = false)"
-        print(f"| {name} | {med(streaming, 0):.3f} | {med(streaming, 1):.3f} |")
+        row = " | ".join(f"{med(streaming, k):.3f}" for k in range(3))
+        print(f"| {name} | {row} |")
     print(
         f"first audio, whole / streamed: {med(False, 0) / med(True, 0):.2f}×; "
         f"per rep: "
