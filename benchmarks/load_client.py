@@ -97,6 +97,7 @@ async def run_session(
         ReplyAudio,
         ReplyDone,
         ReplyText,
+        ReplyTextDelta,
         SessionStart,
         SessionStarted,
         TranscriptFinal,
@@ -142,7 +143,11 @@ async def run_session(
                         utterance_end = t0 + event.end_ms / 1000 / speed - frame_s
                         final_at[event.utterance_id] = (now - utterance_end) * 1000
                         result.transcript += event.text
-                    elif isinstance(event, ReplyText) and utterance_end is not None:
+                    elif (
+                        isinstance(event, ReplyText | ReplyTextDelta)
+                        and utterance_end is not None
+                        and event.reply_id not in ends  # a streamed reply's text comes first
+                    ):
                         ends[event.reply_id] = (utterance_end, list(final_at.values())[-1])
                     elif isinstance(event, ReplyDone):
                         if event.reply_id in first_audio:

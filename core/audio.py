@@ -83,7 +83,8 @@ class StreamResampler:
 
     One soxr ``ResampleStream`` carries its filter state across chunks, so there is no
     click or gap where chunks meet (resampling chunks one by one restarts the filter at every
-    edge). The source rate is taken from the first chunk; ``last=True`` drains the filter.
+    edge). The source rate is taken from the first chunk; ``last=True`` drains the filter, or
+    :meth:`flush` when the last chunk was not known to be the last.
     """
 
     def __init__(self, dst_rate: int) -> None:
@@ -109,6 +110,13 @@ class StreamResampler:
         if self._stream is None:
             return samples
         return np.asarray(self._stream.resample_chunk(samples, last=last), np.float32).reshape(-1)
+
+    def flush(self) -> np.ndarray:
+        """The filter's tail after the last chunk fed (empty when nothing needs draining)."""
+        if self._stream is None:
+            return np.zeros(0, np.float32)
+        tail = self._stream.resample_chunk(np.zeros(0, np.float32), last=True)
+        return np.asarray(tail, np.float32).reshape(-1)
 
 
 def pcm16_to_float(data: bytes) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -81,6 +82,25 @@ class EmotionBridge(Protocol):
     def reply_style(self, user_emotion: UserEmotion) -> ReplyStyle:
         """The reply emotion the empathy map chooses for this user emotion."""
         ...
+
+
+@dataclass
+class ReplyStream:
+    """A reply whose text arrives in pieces (a streaming chat policy).
+
+    ``deltas`` yields the text as it comes; ``intent`` and ``handoff`` are final once it is
+    exhausted (a fallback answer may change them). Close ``deltas`` (``aclose``) when not
+    reading it to the end: that ends the upstream request.
+    """
+
+    style: ReplyStyle
+    deltas: AsyncGenerator[str, None]
+    intent: str = ""
+    handoff: bool = False
+
+
+# runs a blocking call off the event loop (the engine passes its worker pool)
+Offload = Callable[..., Awaitable[Any]]
 
 
 @runtime_checkable

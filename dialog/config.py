@@ -14,6 +14,9 @@ class ChatConfig:
     api_key_env: str = "TINGSHUO_CHAT_API_KEY"
     timeout_s: float = 8.0
     max_tokens: int = 256
+    # stream the completion (server-sent events) so synthesis starts at the reply's first
+    # clause instead of after the whole answer; env TINGSHUO_DIALOG__CHAT__STREAM=false: off
+    stream: bool = True
     system_prompt: str = (
         "你是一名耐心、礼貌的中文客服。回答简短（不超过三句话），口语化，适合语音播报。"
     )

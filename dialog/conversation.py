@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from tingshuo.core.emotions import Emotion
 from tingshuo.dialog.base import Reply, ReplyStyle, Turn, UserEmotion
 from tingshuo.dialog.memory import ConversationMemory
-from tingshuo.dialog.reply_state import ActiveReply, split_reply
+from tingshuo.dialog.reply_state import ActiveReply, ReplySegmenter, split_reply
 
 EMOTION_POLICIES: tuple[str, ...] = ("empathetic", "mirror", "neutral")
 
@@ -91,6 +91,16 @@ class Conversation:
         """The reply text in synthesis segments: a short first one (fast first audio), then
         up to ``max_segment_chars`` each. The synthesizer renders each as it is."""
         return split_reply(state.text, self.max_segment_chars, self.first_segment_chars)
+
+    def segmenter(self) -> ReplySegmenter:
+        """Cuts a streamed reply into the same kind of segments as :meth:`segments`, as its
+        text arrives."""
+        return ReplySegmenter(self.max_segment_chars, self.first_segment_chars)
+
+    def extend_reply(self, state: ActiveReply, delta: str) -> None:
+        """More text of a streamed reply arrived (it is what :meth:`finish_reply` remembers;
+        a barge-in keeps the heard part of the segments spoken so far)."""
+        state.text += delta
 
     def finish_reply(self, state: ActiveReply) -> None:
         """All of the reply's audio is queued: remember the whole turn."""

@@ -84,5 +84,10 @@ def build_policy(d: DialogConfig) -> EmpatheticPolicy:
     if name == "kb":
         return kb_policy
     return ChatPolicy(
-        ChatBackend.from_config(d.chat), kb_policy, d.chat.system_prompt, empathy, escalation
+        ChatBackend.from_config(d.chat),
+        kb_policy,
+        d.chat.system_prompt,
+        empathy,
+        escalation,
+        stream=d.chat.stream,
     )

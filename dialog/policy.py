@@ -7,15 +7,19 @@ an acknowledgement, and when the user has been angry for ``escalate_after`` turn
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from tingshuo.core.emotions import Emotion
-from tingshuo.dialog.base import Reply, ReplyStyle, Turn, UserEmotion
+from tingshuo.dialog.base import Offload, Reply, ReplyStream, ReplyStyle, Turn, UserEmotion
 from tingshuo.dialog.chat_backend import ChatBackend, ChatBackendError, ChatMessage
 from tingshuo.dialog.empathy import EmpathyMap
 from tingshuo.dialog.knowledge_base import KnowledgeBase
 from tingshuo.dialog.memory import angry_streak
+from tingshuo.dialog.reply_state import ReplySegmenter
 
 log = logging.getLogger(__name__)
 HANDOFF_INTENT = "handoff"
@@ -123,22 +127,28 @@ class KnowledgeBasePolicy(EmpatheticPolicy):
 
 
 class ChatPolicy(EmpatheticPolicy):
-    """Asks an OpenAI-compatible endpoint; on timeout or error answers from the knowledge base."""
+    """Asks an OpenAI-compatible endpoint; on timeout or error answers from the knowledge base.
+
+    With ``stream`` the engine calls :meth:`respond_stream` (on its event loop) instead of
+    :meth:`respond` (on a worker thread), so synthesis can start at the reply's first clause.
+    """
 
     name = "chat"
 
     def __init__(
         self,
         backend: ChatBackend,
-        fallback: KnowledgeBasePolicy,
+        fallback: EmpatheticPolicy,
         system_prompt: str = "",
         empathy: EmpathyMap | None = None,
         escalation: Escalation | None = None,
+        stream: bool = False,
     ) -> None:
         super().__init__(empathy, escalation)
         self.backend = backend
         self.fallback = fallback
         self.system_prompt = system_prompt
+        self.streaming = stream
 
     def messages(
         self, history: list[Turn], utterance: str, emotion: UserEmotion
@@ -161,6 +171,94 @@ class ChatPolicy(EmpatheticPolicy):
         except ChatBackendError as exc:
             log.warning("chat backend failed, answering from the knowledge base: %s", exc)
             return self.fallback.answer(history, utterance, emotion)
+
+    async def respond_stream(
+        self,
+        history: list[Turn],
+        utterance: str,
+        emotion: UserEmotion,
+        *,
+        offload: Offload | None = None,
+        first_chars: int = 0,
+        max_chars: int = 60,
+    ) -> Reply | ReplyStream:
+        """:meth:`respond` with the chat answer streamed (call on the event loop).
+
+        Escalation and the reply style are decided at once as in :meth:`respond` (a handoff is
+        a whole :class:`Reply`). The empathy prefix needs the answer (not when it already
+        apologises): it is decided on the text received up to the first synthesis segment
+        (``ReplySegmenter(max_chars, first_chars)``'s first cut), which is held back until
+        then. The chat stream failing before any text → the knowledge-base answer (computed
+        through ``offload``, default a thread); failing mid-way → the reply ends with the
+        text received so far. Errors are logged, never raised.
+        """
+        history = list(history)  # the caller's list grows while this reply streams
+        rule = self.empathy.rule_for(emotion)
+        if self.escalation.due(history, emotion):
+            return Reply(self.escalation.message, rule.style, HANDOFF_INTENT, handoff=True)
+        reply = ReplyStream(rule.style, _empty(), "chat")
+        reply.deltas = self._stream_text(
+            reply, history, utterance, emotion, offload or asyncio.to_thread, first_chars, max_chars
+        )
+        return reply
+
+    async def _stream_text(
+        self,
+        reply: ReplyStream,
+        history: list[Turn],
+        utterance: str,
+        emotion: UserEmotion,
+        offload: Offload,
+        first_chars: int,
+        max_chars: int,
+    ) -> AsyncGenerator[str, None]:
+        prefix = self.empathy.rule_for(emotion).prefix
+        # the prefix may apply: hold the text back until the first segment is known
+        hold = self._acknowledge(history, emotion, prefix, "")
+        cutter = ReplySegmenter(max_chars, first_chars)
+        head = ""  # text held back
+        received = False
+        failure = "the endpoint returned an empty reply"
+        try:
+            async with aclosing(
+                self.backend.stream(self.messages(history, utterance, emotion))
+            ) as s:
+                async for delta in s:
+                    received = received or bool(delta.strip())
+                    if not hold:
+                        yield delta
+                        continue
+                    head += delta
+                    if cutter.feed(delta):
+                        hold = False
+                        yield self._framed(history, emotion, prefix, head)
+        except ChatBackendError as exc:
+            if received:
+                log.warning("chat stream broke off; the reply ends with the text so far: %s", exc)
+            else:
+                failure = str(exc)
+        if not received:  # failed before any text, or an empty completion (as complete())
+            log.warning("chat stream failed, answering from the knowledge base: %s", failure)
+            text, intent = await offload(self.fallback.answer, history, utterance, emotion)
+            reply.intent, reply.handoff = intent, intent == HUMAN_AGENT_INTENT
+            if not reply.handoff and self._acknowledge(history, emotion, prefix, text):
+                text = prefix + text
+            yield text
+        elif hold:  # the text ended before its first segment was cut
+            yield self._framed(history, emotion, prefix, head)
+
+    def _framed(self, history: list[Turn], emotion: UserEmotion, prefix: str, head: str) -> str:
+        """The held-back head of a streamed answer, with the prefix when it applies."""
+        return prefix + head if self._acknowledge(history, emotion, prefix, head) else head
+
+    async def aclose(self) -> None:
+        """Close the chat backend's HTTP clients."""
+        await self.backend.aclose()
+
+
+async def _empty() -> AsyncGenerator[str, None]:
+    return
+    yield  # an async generator with nothing to yield
 
 
 class EchoPolicy(EmpatheticPolicy):

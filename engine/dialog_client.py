@@ -17,6 +17,7 @@ from tingshuo.engine.events import (
     ReplyDone,
     ReplyInterrupted,
     ReplyText,
+    ReplyTextDelta,
     ServerEvent,
     SessionClosed,
     SessionStart,
@@ -110,7 +111,9 @@ class DialogClient:
         if rid is None:
             return
         rec = self.replies.setdefault(rid, ReplyRecord(rid))
-        if isinstance(event, ReplyText):
+        if isinstance(event, ReplyTextDelta):  # a streamed reply's text so far
+            rec.text, rec.emotion = rec.text + event.delta, event.emotion
+        elif isinstance(event, ReplyText):  # the whole text (after the deltas, if streamed)
             rec.text, rec.emotion = event.text, event.emotion
         elif isinstance(event, ReplyAudio):
             rec.pcm.append(event.pcm)

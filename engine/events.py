@@ -142,6 +142,18 @@ class ReplyText(ServerEvent):
 
 
 @dataclass(frozen=True)
+class ReplyTextDelta(ServerEvent):
+    """A piece of a streamed reply's text as the reply policy generates it (before its
+    audio); the whole text follows in ``reply.text`` once the stream has ended."""
+
+    SURVIVES_BARGE_IN: ClassVar[bool] = False
+    reply_id: int
+    delta: str
+    emotion: str
+    intensity: float = 1.0
+
+
+@dataclass(frozen=True)
 class ReplyAudio(ServerEvent):
     """One binary frame of reply audio: PCM16 mono at the session's output rate."""
 

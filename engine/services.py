@@ -252,7 +252,13 @@ class Services:
         }
 
     async def close(self) -> None:
-        """Stop the batcher and the worker threads."""
+        """Stop the batcher and the worker threads; close the policy's connections."""
+        aclose = getattr(self.policy, "aclose", None)
+        if aclose is not None:
+            try:
+                await aclose()
+            except Exception as exc:  # noqa: BLE001 - shutting down anyway
+                log.warning("closing the reply policy failed: %s", exc)
         if self._batcher is not None:
             await self._batcher.close()
         if self.pool is not None:

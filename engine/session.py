@@ -19,8 +19,11 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from contextlib import aclosing
 from typing import Any
+
+import numpy as np
 
 from tingshuo.asr.base import (
     FinalResult,
@@ -31,7 +34,7 @@ from tingshuo.asr.base import (
     StreamEvent,
 )
 from tingshuo.core.audio import Audio, StreamResampler, float_to_pcm16
-from tingshuo.dialog.base import Reply, Turn, UserEmotion
+from tingshuo.dialog.base import Reply, ReplyStream, Turn, UserEmotion
 from tingshuo.dialog.conversation import Conversation
 from tingshuo.dialog.reply_state import ActiveReply
 from tingshuo.engine.events import (
@@ -48,6 +51,7 @@ from tingshuo.engine.events import (
     ReplyInterrupted,
     ReplyPlayback,
     ReplyText,
+    ReplyTextDelta,
     ServerEvent,
     SessionClose,
     SessionClosed,
@@ -392,27 +396,26 @@ class Session:
             if not self.settings.reply:
                 self.conversation.listened(text, emotion)
                 return
-            reply: Reply = await svc.run(
-                "policy",
-                svc.policy.respond,
-                self.conversation.history,
-                text,
-                emotion,
-                priority=Priority.REPLY,
-            )
-            state = self.conversation.start_reply(text, emotion, reply, endpoint_at)
+            reply = await self._reply_for(text, emotion)
+            head = Reply("", reply.style, reply.intent) if isinstance(reply, ReplyStream) else reply
+            state = self.conversation.start_reply(text, emotion, head, endpoint_at)
             style = state.style
-            await self._emit(
-                ReplyText(
-                    state.reply_id,
-                    reply.text,
-                    str(style.emotion),
-                    style.intensity,
-                    reply.intent,
-                    reply.handoff,
+            segments: AsyncGenerator[str, None]
+            if isinstance(reply, ReplyStream):  # reply.text.delta as the text comes
+                segments = self._streamed_segments(state, reply)
+            else:
+                await self._emit(
+                    ReplyText(
+                        state.reply_id,
+                        reply.text,
+                        str(style.emotion),
+                        style.intensity,
+                        reply.intent,
+                        reply.handoff,
+                    )
                 )
-            )
-            await self._speak(state)
+                segments = _aiter(self.conversation.segments(state))
+            await self._speak(state, segments)
             await self._emit(ReplyDone(state.reply_id, state.frames, round(state.synth_ms)))
             self.conversation.finish_reply(state)
         except asyncio.CancelledError:
@@ -430,45 +433,120 @@ class Session:
             with contextlib.suppress(OutboundClosedError, SlowReaderError):
                 await self._emit(ErrorEvent(INTERNAL, f"reply failed: {exc}"))
 
-    async def _speak(self, state: ActiveReply) -> None:
-        """Synthesize the reply segment by segment (split once, by the conversation), each
-        segment one job on the worker pool (a cache hit for common openings), the next one
-        rendering while this one is sent; output resampled as one continuous stream."""
+    async def _reply_for(self, text: str, emotion: UserEmotion) -> Reply | ReplyStream:
+        """The policy's reply: a streaming policy (``streaming`` and ``respond_stream``, e.g.
+        ``chat`` with ``dialog.chat.stream``) answers on the event loop — its network wait holds
+        no worker — and runs its own blocking parts (the knowledge-base fallback) on the pool;
+        the others answer on a worker."""
+        svc = self.services
+        policy: Any = svc.policy
+        if getattr(policy, "streaming", False) and hasattr(policy, "respond_stream"):
+            svc.admit(Priority.REPLY)  # refused like a policy job when replies are saturated
+
+            async def offload(fn: Callable[..., Any], *args: Any) -> Any:
+                return await svc.run("policy", fn, *args, priority=Priority.REPLY)
+
+            reply: Reply | ReplyStream = await policy.respond_stream(
+                self.conversation.history,
+                text,
+                emotion,
+                offload=offload,
+                first_chars=self.conversation.first_segment_chars,
+                max_chars=self.conversation.max_segment_chars,
+            )
+            return reply
+        return await svc.run(  # type: ignore[no-any-return]
+            "policy",
+            policy.respond,
+            self.conversation.history,
+            text,
+            emotion,
+            priority=Priority.REPLY,
+        )
+
+    async def _streamed_segments(
+        self, state: ActiveReply, reply: ReplyStream
+    ) -> AsyncGenerator[str, None]:
+        """A streamed reply's synthesis segments as its text arrives; each delta grows the
+        reply's text (history, barge-in) and goes out as ``reply.text.delta``, the whole text
+        as ``reply.text`` once the stream has ended. The policy's stage time is the wait for
+        its first text."""
+        cutter = self.conversation.segmenter()
+        t0 = time.perf_counter()
+        first = True
+        emotion, intensity = str(state.style.emotion), state.style.intensity
+        async with aclosing(reply.deltas) as deltas:
+            async for delta in deltas:
+                if not delta:
+                    continue
+                if first:
+                    first = False
+                    self.services.metrics.stage_seconds.labels("policy").observe(
+                        time.perf_counter() - t0
+                    )
+                self.conversation.extend_reply(state, delta)
+                await self._emit(ReplyTextDelta(state.reply_id, delta, emotion, intensity))
+                for segment in cutter.feed(delta):
+                    yield segment
+        # the stream has ended: the whole text (its intent and handoff are final now)
+        await self._emit(
+            ReplyText(state.reply_id, state.text, emotion, intensity, reply.intent, reply.handoff)
+        )
+        for segment in cutter.finish():
+            yield segment
+
+    async def _speak(self, state: ActiveReply, segments: AsyncGenerator[str, None]) -> None:
+        """Synthesize the reply's segments as they come (a list the conversation split once,
+        or a streamed reply's segments as its text arrives), each one job on the worker pool
+        (a cache hit for common openings), started once the previous job has rendered and
+        the segment's text exists, so the next renders while this one is sent; the output is
+        resampled as one continuous stream. Cancelling stops the segment source (and the
+        upstream text stream behind it) and every job started."""
         svc = self.services
         rate_out = self.settings.sample_rate_out
         frame = max(1, rate_out * svc.config.server.reply_frame_ms // 1000)
         style = Style(emotion=state.style.emotion, intensity=state.style.intensity)
         voice = self.settings.voice or None
-        segments = self.conversation.segments(state)
         resampler = StreamResampler(rate_out)
         t_start = time.perf_counter()
-        job: asyncio.Future[Audio] | None = self._synthesize(segments[0], style, voice)
+        plan = _SynthesisPlan(lambda segment: self._synthesize(segment, style, voice))
+        feeder = asyncio.create_task(plan.feed(segments), name=f"reply-text-{self.id}")
+        drained = False
         try:
-            for k, segment in enumerate(segments):
-                assert job is not None
+            while (item := await plan.next()) is not None:
+                segment, job = item
                 audio = await job
-                job = None
-                if k + 1 < len(segments):  # the next segment renders while this one goes out
-                    job = self._synthesize(segments[k + 1], style, voice)
+                drained = plan.exhausted
                 state.current, state.current_start_ms = segment, state.synth_ms
-                samples = resampler.feed(audio, last=k + 1 == len(segments))
-                for i in range(0, len(samples), frame):
-                    pcm = float_to_pcm16(samples[i : i + frame])
-                    if state.frames == 0:
-                        now = time.perf_counter()
-                        svc.metrics.stage_seconds.labels("tts_first").observe(now - t_start)
-                        svc.metrics.voice_to_voice_seconds.observe(now - state.endpoint_at)
-                    event = ReplyAudio(state.reply_id, state.frames, pcm, rate_out)
-                    state.frames += 1
-                    state.synth_ms += event.duration_ms
-                    await self._emit(event)
+                samples = resampler.feed(audio, last=drained)
+                await self._send_frames(state, samples, frame, rate_out, t_start)
                 state.segments.append((segment, state.current_start_ms, state.synth_ms))
                 state.current = ""
+            if not drained and state.segments:  # the last segment was not known as last
+                await self._send_frames(state, resampler.flush(), frame, rate_out, t_start)
+                text, start, _ = state.segments[-1]
+                state.segments[-1] = (text, start, state.synth_ms)
         finally:
-            if job is not None:
-                job.cancel()
-                await asyncio.gather(job, return_exceptions=True)
+            feeder.cancel()
+            await asyncio.gather(feeder, return_exceptions=True)
+            await plan.close()
         svc.metrics.stage_seconds.labels("tts").observe(time.perf_counter() - t_start)
+
+    async def _send_frames(
+        self, state: ActiveReply, samples: np.ndarray, frame: int, rate: int, t_start: float
+    ) -> None:
+        """Queue ``samples`` as the reply's next audio frames (the first one is timed)."""
+        svc = self.services
+        for i in range(0, len(samples), frame):
+            pcm = float_to_pcm16(samples[i : i + frame])
+            if state.frames == 0:
+                now = time.perf_counter()
+                svc.metrics.stage_seconds.labels("tts_first").observe(now - t_start)
+                svc.metrics.voice_to_voice_seconds.observe(now - state.endpoint_at)
+            event = ReplyAudio(state.reply_id, state.frames, pcm, rate)
+            state.frames += 1
+            state.synth_ms += event.duration_ms
+            await self._emit(event)
 
     def _synthesize(self, segment: str, style: Style, voice: str | None) -> asyncio.Future[Audio]:
         synth = self.services.synthesizer
@@ -498,3 +576,77 @@ class Session:
                 cut.reply.reply_id, round(cut.sent_ms), round(cut.played_ms), cut.heard_text
             )
         )
+
+
+async def _aiter(items: Iterable[str]) -> AsyncGenerator[str, None]:
+    for item in items:
+        yield item
+
+
+class _SynthesisPlan:
+    """A reply's segments → synthesis jobs, in order: a segment's job starts as soon as the
+    previous job has finished and the segment exists (whichever comes last).
+
+    :meth:`feed` reads the segment source (a task of its own, so a streamed reply's text keeps
+    being read while audio goes out); :meth:`next` gives (segment, job) in order and None at
+    the end, or raises what the source raised; :meth:`close` cancels every job not consumed.
+    """
+
+    def __init__(self, start: Callable[[str], asyncio.Future[Audio]]) -> None:
+        self._start = start
+        self._waiting: collections.deque[str] = collections.deque()  # segments not started
+        self._ready: collections.deque[tuple[str, asyncio.Future[Audio]]] = collections.deque()
+        self._jobs: list[asyncio.Future[Audio]] = []
+        self._ended = False  # the source is exhausted
+        self._closed = False
+        self._error: BaseException | None = None
+        self._changed = asyncio.Event()
+
+    @property
+    def exhausted(self) -> bool:
+        """No segment follows the ones already taken with :meth:`next`."""
+        return self._ended and self._error is None and not self._waiting and not self._ready
+
+    async def feed(self, segments: AsyncGenerator[str, None]) -> None:
+        """Read every segment of the source (closing it on every path)."""
+        try:
+            async with aclosing(segments) as source:
+                async for segment in source:
+                    self._waiting.append(segment)
+                    self._advance()
+        except Exception as exc:  # reported to the reader by next()
+            self._error = exc
+        finally:
+            self._ended = True
+            self._changed.set()
+
+    def _advance(self, _: object = None) -> None:
+        if self._closed or not self._waiting:
+            return
+        if self._jobs and not self._jobs[-1].done():
+            return  # the previous segment is still rendering
+        segment = self._waiting.popleft()
+        job = self._start(segment)
+        job.add_done_callback(self._advance)
+        self._jobs.append(job)
+        self._ready.append((segment, job))
+        self._changed.set()
+
+    async def next(self) -> tuple[str, asyncio.Future[Audio]] | None:
+        """The next (segment, synthesis job); None when the source is exhausted."""
+        while True:
+            if self._ready:
+                return self._ready.popleft()
+            if self._error is not None:
+                raise self._error
+            if self._ended and not self._waiting:
+                return None
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def close(self) -> None:
+        """Cancel every job still running; nothing new starts after this."""
+        self._closed = True
+        for job in self._jobs:
+            job.cancel()  # no-op on finished ones
+        await asyncio.gather(*self._jobs, return_exceptions=True)  # failures are retrieved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -10,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.chat_sse_server import FakeChatServer
 from tingshuo.dialog.chat_backend import ChatBackend, ChatBackendError, ChatMessage
 from tingshuo.dialog.config import ChatConfig
 
@@ -98,3 +100,89 @@ def test_unreachable_and_unconfigured() -> None:
         ChatBackend("http://127.0.0.1:9/v1", "m", timeout_s=1).complete([ChatMessage("user", "hi")])
     with pytest.raises(ValueError, match="base_url"):
         ChatBackend("", "m")
+
+
+# ---- streaming (server-sent events) against tests/chat_sse_server.py ----------------------
+
+
+@pytest.fixture()
+def sse() -> Iterator[FakeChatServer]:
+    server = FakeChatServer(["你好", "，", "我是", "客服。"], delay_s=0.01)
+    yield server
+    server.close()
+
+
+async def _collect(backend: ChatBackend, text: str = "hi") -> list[str]:
+    return [d async for d in backend.stream([ChatMessage("user", text)])]
+
+
+def test_stream_yields_deltas_with_key_and_stream_flag(
+    sse: FakeChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_KEY", "sk-stream")
+    backend = ChatBackend.from_config(
+        ChatConfig(base_url=sse.url, model="stream", api_key_env="FAKE_KEY", timeout_s=5)
+    )
+
+    async def main() -> list[str]:
+        try:
+            return await _collect(backend)
+        finally:
+            await backend.aclose()
+
+    assert asyncio.run(main()) == ["你好", "，", "我是", "客服。"]
+    req = sse.requests[-1]
+    assert req["auth"] == "Bearer sk-stream" and req["body"]["stream"] is True
+    assert req["path"] == "/v1/chat/completions"
+    # the blocking path still works against the same server
+    assert ChatBackend(sse.url, "whole", timeout_s=5).complete([ChatMessage("user", "x")]) == (
+        "你好，我是客服。"
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("error", "HTTP 500"),
+        ("garbage", "malformed"),
+        ("cut", "ended before"),
+        ("stall", "timed out"),
+    ],
+)
+def test_stream_failures_are_typed(sse: FakeChatServer, model: str, message: str) -> None:
+    backend = ChatBackend(sse.url, model, timeout_s=0.5)
+    got: list[str] = []
+
+    async def main() -> None:
+        try:
+            async for delta in backend.stream([ChatMessage("user", "hi")]):
+                got.append(delta)
+        finally:
+            await backend.aclose()
+
+    start = time.monotonic()
+    with pytest.raises(ChatBackendError, match=message):
+        asyncio.run(main())
+    assert time.monotonic() - start < 2.5  # the gap timeout, not the server's 3 s stall
+    if model in ("cut", "stall"):
+        assert got  # the text before the failure was delivered
+
+
+def test_stream_unreachable() -> None:
+    backend = ChatBackend("http://127.0.0.1:9/v1", "m", timeout_s=1)
+    with pytest.raises(ChatBackendError, match="failed"):
+        asyncio.run(_collect(backend))
+
+
+def test_closing_the_stream_closes_the_request(sse: FakeChatServer) -> None:
+    backend = ChatBackend(sse.url, "hold", timeout_s=5)
+
+    async def main() -> None:
+        stream = backend.stream([ChatMessage("user", "hi")])
+        assert await anext(stream) == "你好"
+        await stream.aclose()  # type: ignore[attr-defined]
+        await backend.aclose()
+
+    asyncio.run(main())
+    assert sse.disconnected.wait(5)
+    assert not sse.finished.is_set()

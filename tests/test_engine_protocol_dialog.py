@@ -19,6 +19,7 @@ from tingshuo.engine.events import (
     ReplyInterrupted,
     ReplyPlayback,
     ReplyText,
+    ReplyTextDelta,
     SessionClose,
     SessionStart,
     SessionStarted,
@@ -120,12 +121,13 @@ def test_barge_in_drops_only_queued_reply_events() -> None:
     proto = DialogServerProtocol()
     start(proto)
     proto.send(TranscriptPartial(1, "你好"))
+    proto.send(ReplyTextDelta(1, "您好", "happy"))
     proto.send(ReplyText(1, "您好", "happy"))
     proto.send(ReplyAudio(1, 0, b"\x00\x00" * 10))
     proto.send(TranscriptFinal(2, "等一下", 0, 900))
     proto.send(ReplyAudio(1, 1, b"\x00\x00" * 10))
     proto.send(ReplyDone(1, 2, 1))
-    assert proto.drop_reply(1) == 4
+    assert proto.drop_reply(1) == 5
     proto.send(ReplyInterrupted(1, 0, 0, ""))
     out = proto.outgoing()
     assert [json.loads(m)["type"] for m in out] == [
@@ -143,6 +145,7 @@ def test_client_parses_every_server_message() -> None:
     sent = [
         SessionStarted("s1", 16000, 16000, "v", "empathetic"),
         TranscriptFinal(1, "换一首歌", 100, 2000),
+        ReplyTextDelta(1, "好的，", "neutral", 0.8),
         ReplyAudio(1, 0, b"\x01\x00\x02\x00", 16000),
         ReplyInterrupted(1, 480, 240, "好的"),
         ErrorEvent("internal", "boom"),

@@ -177,6 +177,7 @@ server_type_names = st.sampled_from(
         "transcript.final",
         "emotion",
         "reply.text",
+        "reply.text.delta",
         "reply.done",
         "reply.interrupted",
         "error",

@@ -52,6 +52,18 @@ function addMessage(kind, who) {
   li.scrollIntoView({ block: "nearest" });
   return li;
 }
+function replyMessage(ev) {  // the reply's bubble, made on its first event
+  let li = msgs.get(key("r", ev.reply_id));
+  if (li) return li;
+  li = addMessage("bot", "听说 Assistant");
+  li.dataset.reply = ev.reply_id;
+  msgs.set(key("r", ev.reply_id), li);
+  const spoken = tag(`语气 ${TS.emotionLabel(ev.emotion, labels)} ×${Number(ev.intensity ?? 1).toFixed(1)}`,
+    "reply-emotion", TS.emotionColour(ev.emotion));
+  spoken.title = "回复所用的情绪 Emotion the reply is spoken in";
+  li.querySelector(".meta").append(spoken);
+  return li;
+}
 function liveMessage() {
   if (!live) {
     live = addMessage("user live", "你（正在说）You (speaking)");
@@ -226,15 +238,15 @@ function onEvent(ev) {
       drawChart();
       break;
     }
-    case "reply.text": {
-      const li = addMessage("bot", "听说 Assistant");
+    case "reply.text.delta": {  // a streamed reply: its text as it is generated
+      const li = replyMessage(ev);
+      li.querySelector(".text").textContent += String(ev.delta || "");
+      li.scrollIntoView({ block: "nearest" });
+      break;
+    }
+    case "reply.text": {  // the whole text: first (synthesized replies) or after the deltas
+      const li = replyMessage(ev);
       li.querySelector(".text").textContent = ev.text;
-      li.dataset.reply = ev.reply_id;
-      msgs.set(key("r", ev.reply_id), li);
-      const spoken = tag(`语气 ${TS.emotionLabel(ev.emotion, labels)} ×${Number(ev.intensity ?? 1).toFixed(1)}`,
-        "reply-emotion", TS.emotionColour(ev.emotion));
-      spoken.title = "回复所用的情绪 Emotion the reply is spoken in";
-      li.querySelector(".meta").append(spoken);
       if (ev.handoff) {
         state.handoff = true;
         li.querySelector(".meta").append(tag("转人工 handoff", "handoff"));
