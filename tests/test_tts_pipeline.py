@@ -65,6 +65,22 @@ def test_first_segment_is_short() -> None:
     assert len(segs[0].text) <= 10 and "".join(s.text for s in segs).startswith("中华人民共和国")
 
 
+def test_stream_segments_grow_from_the_first() -> None:
+    """After a short first segment each bound doubles (6, 12, 24 … up to max_chars), so a
+    segment renders in about the time the audio before it plays; the text is kept whole."""
+    text = (
+        "如果您在收货时发现商品有任何损坏，请在签收后四十八小时内联系我们，"
+        "我们会尽快为您安排退换货服务。另外，本月会员积分活动正在进行中。"
+    )
+    segs = [s.text for s in plan_segments(text, max_chars=60, first_chars=6)]
+    assert "".join(segs) == text
+    assert len(segs[0]) <= 6 and len(segs[1]) <= 12 and len(segs[2]) <= 24
+    assert max(len(s) for s in segs) <= 60
+    # whole-text synthesis (no first_chars) keeps sentences together
+    whole = [s.text for s in plan_segments(text, max_chars=60)]
+    assert len(whole) < len(segs)
+
+
 def test_breaks_and_emotion_pauses() -> None:
     segs = plan_segments('<speak><break time="300ms"/>你好<break time="500ms"/>再见。</speak>')
     assert segs[0].pause_before_ms == 300 and segs[0].pause_after_ms == 500

@@ -83,11 +83,16 @@ def plan_segments(
     """Text or SSML → segments to synthesize, in order (raises ``SSMLError`` on bad markup).
 
     ``first_chars`` (when smaller than ``max_chars``) bounds the very first segment so a
-    stream can start sooner. Break elements lengthen the pause after the segment before them.
+    stream can start sooner; the bound then doubles with every segment up to ``max_chars``
+    (e.g. 6, 12, 24, 48, 60 characters), cutting at clauses, else between words. Break elements lengthen the pause after the segment before them.
     ``emotion_pauses``: scale punctuation pauses by the emotion's pause factor.
     """
     segments: list[PlannedSegment] = []
     leading_ms = 0
+    # a stream's segments grow from ``first_chars`` (doubling up to ``max_chars``), so each
+    # one renders in about the time the audio before it takes to play (no gap after a
+    # short first segment)
+    limit = first_chars if first_chars and first_chars < max_chars else max_chars
     for piece in parse(text, style):
         if isinstance(piece, BreakPiece):
             if segments:
@@ -99,15 +104,16 @@ def plan_segments(
                 leading_ms += piece.ms
             continue
         assert isinstance(piece, TextPiece)
-        limit = max_chars
         parts: list[str] = []
-        for part in split_text(normalize(piece.text), limit):
-            if not segments and not parts and first_chars and len(part) > first_chars:
-                first, rest = _first_cut(part, first_chars)
-                parts.append(first)
-                parts.extend(split_text(rest, max_chars))
-            else:
+        for part in split_text(normalize(piece.text), max_chars):
+            while limit < max_chars and len(part) > limit:  # still growing: cut it short
+                head, part = _first_cut(part, limit)
+                parts.append(head)
+                limit = min(max_chars, 2 * limit)
+            if part.strip():
                 parts.append(part)
+                if limit < max_chars:
+                    limit = min(max_chars, 2 * limit)
         for part in parts:
             if not any(ch.isalnum() for ch in part):
                 continue  # punctuation only: nothing to say
