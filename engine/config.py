@@ -41,6 +41,9 @@ class ServerConfig:
     # workers that take only final decodes and reply work, so those never wait for an HTTP
     # segment, a partial or a job to finish (capped at workers - 1)
     reserved_workers: int = 1
+    # partials and background jobs wait while a final decode or reply work runs (each model
+    # call uses all cores: side by side, the final would take longer; BENCHMARKS.md)
+    low_priority_yields: bool = True
     request_timeout_s: float = 120.0  # an HTTP model request's deadline → 504 (0: none)
     outbound_queue: int = 256  # server events queued per session before its producer waits
     slow_reader_timeout_s: float = 15.0  # a producer waiting this long ends the session

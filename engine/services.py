@@ -108,6 +108,7 @@ class Services:
                 max_wait_s=srv.max_queue_wait_s,
                 max_requests=srv.max_requests_in_flight,
                 reserved=srv.reserved_workers,
+                low_yields=srv.low_priority_yields,
             )
             self._batcher = Batcher(
                 self.pool,

@@ -100,6 +100,7 @@ class WorkerPool(Executor):
         max_wait_s: float = 0.0,
         max_requests: int = 0,
         reserved: int = 0,
+        low_yields: bool = False,
     ) -> None:
         self.timeout_s = timeout_s  # a call running longer raises TimeoutError (0: no limit)
         self.workers = max(1, workers)
@@ -121,6 +122,9 @@ class WorkerPool(Executor):
         self._running_by = dict.fromkeys(Priority, 0)
         # workers kept for FINAL/REPLY (at least one worker always serves the rest)
         self.reserved = min(max(0, reserved), self.workers - 1)
+        # PARTIAL and BACKGROUND jobs start only while no FINAL/REPLY job runs: the model
+        # calls use every core, so a partial beside a final would slow the final down
+        self.low_yields = low_yields
         self._job_s = 0.5  # running mean of a job's duration (seconds), for wait estimates
         self._closed = False
         self._threads = [
@@ -356,15 +360,24 @@ class WorkerPool(Executor):
 
         ``reserved`` workers only ever take FINAL and REPLY jobs, so a final decode or a
         reply never waits for a segment of an HTTP request, a partial or a job to finish.
+        With ``low_yields`` a PARTIAL or BACKGROUND job waits while a FINAL or REPLY job
+        runs, so it does not share the cores with it (it may still run into one that starts
+        after it: a model call is not interrupted).
         """
         self._promote()
         while self._heap and (self._heap[0].started or self._heap[0].future.done()):
             heapq.heappop(self._heap)  # cancelled while queued: already uncounted
         if not self._heap:
             return False
-        if self._heap[0].priority <= Priority.REPLY:
+        head = self._heap[0].priority
+        if head <= Priority.REPLY:
             return True
+        if self.low_yields and head > Priority.INTERACTIVE and self._urgent_running():
+            return False
         return self._running_low < self.workers - self.reserved
+
+    def _urgent_running(self) -> bool:
+        return self._running_by[Priority.FINAL] + self._running_by[Priority.REPLY] > 0
 
     def _work(self) -> None:
         while (job := self._next()) is not None:

@@ -7,7 +7,7 @@ import threading
 import time
 
 from tingshuo.engine.metrics import Metrics
-from tingshuo.engine.workers import Batcher, WorkerPool
+from tingshuo.engine.workers import Batcher, Priority, WorkerPool
 
 
 def test_calls_run_off_the_event_loop_and_are_timed() -> None:
@@ -88,3 +88,36 @@ def test_batch_failure_reaches_every_caller_of_that_batch() -> None:
         pool.shutdown()
 
     asyncio.run(main())
+
+
+def _overlap_of_partial_with_final(low_yields: bool) -> tuple[float, list[str]]:
+    """Seconds a PARTIAL job ran while a FINAL job ran, and the start order."""
+
+    async def main() -> tuple[float, list[str]]:
+        pool = WorkerPool(2, 8, Metrics(), reserved=1, low_yields=low_yields)
+        spans: dict[str, tuple[float, float]] = {}
+        order: list[str] = []
+
+        def job(name: str, seconds: float) -> None:
+            t0 = time.perf_counter()
+            order.append(name)
+            time.sleep(seconds)
+            spans[name] = (t0, time.perf_counter())
+
+        final = asyncio.ensure_future(pool.run("asr", job, "final", 0.3, priority=Priority.FINAL))
+        await asyncio.sleep(0.05)  # the final is running
+        partial = pool.run("asr", job, "partial", 0.1, priority=Priority.PARTIAL)
+        await asyncio.gather(final, partial)
+        pool.shutdown()
+        (f0, f1), (p0, p1) = spans["final"], spans["partial"]
+        return max(0.0, min(f1, p1) - max(f0, p0)), order
+
+    return asyncio.run(main())
+
+
+def test_partials_wait_while_a_final_runs_when_low_priority_yields() -> None:
+    overlap, order = _overlap_of_partial_with_final(low_yields=True)
+    assert order == ["final", "partial"] and overlap == 0.0
+    # without the rule the partial takes the free worker at once, beside the final
+    overlap, _ = _overlap_of_partial_with_final(low_yields=False)
+    assert overlap > 0.05
