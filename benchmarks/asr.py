@@ -2,6 +2,11 @@
 
     flock /work/bench.lock python -m benchmarks.asr [--backend whisper] [--set k=v ...]
         [--stream-profile dialogue|transcription] [--speed ROUNDS] [--out benchmarks/results/asr.md]
+        [--corpus asr-dev|casia-2spk] [--every N]
+
+``--corpus casia-2spk``: the 600 acted single-sentence clips of two CASIA speakers (1–5 s, the
+same 50 texts in six emotions; ../shared/eval/README.md) as a larger second set, e.g.
+``--every 4`` for 150 clips.
 
 CER: corpus CER (jiwer) over all clips — of ``transcribe`` (offline path: CLI, HTTP, jobs) and,
 with streaming on, of the streams' finals — ``dialogue`` profile (``/v1/dialog``) and
@@ -75,9 +80,18 @@ class StreamFigures:
     cer: float  # the finals of each clip joined, against its reference
 
 
-def load_clips(root: Path) -> list[tuple[str, str, Audio]]:
-    with (root / "transcripts.tsv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
+# corpora under ../shared/eval with references (README there: what, labels, licence)
+CORPORA = {"asr-dev": "asr-dev", "casia-2spk": "emotion-speech/casia-2spk"}
+
+
+def load_clips(root: Path, every: int = 1) -> list[tuple[str, str, Audio]]:
+    """(file, reference, audio) of a corpus folder: ``transcripts.tsv`` (asr-dev) or
+    ``labels.tsv`` (CASIA: file, transcript, …), every ``every``-th row."""
+    table = root / "transcripts.tsv"
+    if not table.exists():
+        table = root / "labels.tsv"
+    with table.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))[:: max(1, every)]
     return [(r["file"], r["transcript"], read_audio(root / "wav" / r["file"])) for r in rows]
 
 
@@ -296,11 +310,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ROUNDS",
         help="only time each entry point's recognizer calls, ROUNDS interleaved rounds",
     )
+    parser.add_argument(
+        "--corpus",
+        choices=tuple(CORPORA),
+        default="asr-dev",
+        help="asr-dev (14 clips, default) or casia-2spk (600 acted single sentences, 2 speakers)",
+    )
+    parser.add_argument("--every", type=int, default=1, help="every N-th clip of the corpus")
     parser.add_argument("--out", default="benchmarks/results/asr.md")
     args = parser.parse_args(argv)
     config = load_config(overrides=args.overrides)
-    root = shared_dir() / "eval" / "asr-dev"
-    clips = load_clips(root)
+    root = shared_dir() / "eval" / CORPORA[args.corpus]
+    clips = load_clips(root, args.every)
     load_before = os.getloadavg()
     lines = [
         "# ASR benchmark (benchmarks/asr.py)",
