@@ -41,6 +41,7 @@ PARTIAL_BUSY_FACTOR = 1.5  # partial spacing ≥ this × the last partial's deco
 SAME_AUDIO_SLACK = 2  # samples: a decode this close in length covered the same audio (rounding)
 BATCH_MAX_S = 30.0  # transcribe_batch batches recordings that fit one Whisper window
 FLAG_NO_SPEECH = "no_speech"  # Transcript.flags: the speech detector found no speech
+FLAG_BUSY_WINDOW = "busy_window"  # Transcript.flags: decoded with the short busy-time window
 
 
 class WhisperRecognizer:
@@ -75,6 +76,9 @@ class WhisperRecognizer:
         # faster-whisper's transcribe calls ``self.encode`` once per 30 s window; this hook
         # keeps that output so the emotion bridge reads the same pass (no second encoder run)
         self._capture = threading.local()
+        # set by the engine: whether other final decodes are running or waiting now (a
+        # dialogue stream's final then takes the short ``busy_window_s`` window)
+        self.busy: Callable[[], bool] | None = None
         self._encode = self._model.encode
         self._model.encode = self._encode_and_keep  # type: ignore[method-assign]
 
@@ -108,22 +112,72 @@ class WhisperRecognizer:
 
     # ---- offline -------------------------------------------------------------------------
 
-    def decode_samples(self, samples: np.ndarray, *, hotwords: str = "") -> Transcript:
+    def decode_samples(
+        self, samples: np.ndarray, *, hotwords: str = "", window_s: float = 0.0
+    ) -> Transcript:
         """Recognise 16 kHz float32 samples: guarded, Simplified, no ITN/punctuation.
 
         Hotwords (``asr.hotwords`` + ``hotwords``) bias every decode with
         ``asr.hotword_mode = "always"``; with ``"sounds_like"`` only a re-decode of text that
-        sounds like one of them (asr/hotwords.py).
+        sounds like one of them (asr/hotwords.py). ``window_s`` > 0: the encoder sees the
+        audio plus ``partial_margin_s`` of padding, at least ``window_s`` seconds, instead
+        of a 30 s window (faster, less accurate: the busy-time final); audio that does not
+        fit gets the full window.
         """
         words = merge_hotwords(self.config.hotwords, hotwords)
         if not words or self.config.hotword_mode == "always":
-            return self._decode(samples, words)
-        plain = self._decode(samples, "")
+            return self._decode(samples, words, window_s)
+        plain = self._decode(samples, "", window_s)
         if not hotwords_heard(plain.text, words):
             return plain
-        return self._decode(samples, words)
+        return self._decode(samples, words, window_s)
 
-    def _decode(self, samples: np.ndarray, hotwords: str) -> Transcript:
+    def _decode_window(
+        self, samples: np.ndarray, hotwords: str, window_s: float
+    ) -> DecodedSegment | None:
+        """One beam search over a short encoder window (the final's beam, patience,
+        repetition penalty and prompt; no timestamps, so one segment, as faster-whisper's
+        ``without_timestamps`` decode of a window); None when the audio does not fit."""
+        from faster_whisper.audio import pad_or_trim
+
+        wc = self.config.whisper
+        extractor = self._model.feature_extractor
+        features = extractor(samples)[:, :-1]
+        per_s = 1.0 / extractor.time_per_frame
+        frames = max(int(window_s * per_s), features.shape[1] + int(wc.partial_margin_s * per_s))
+        if frames >= extractor.nb_max_frames:
+            return None
+        encoded = self._encode_and_keep(pad_or_trim(features, frames))
+        tokenizer = self._tokenizer_zh()
+        prompt: list[int] = []
+        text_prompt = " ".join(p for p in (wc.initial_prompt, hotwords) if p).strip()
+        if text_prompt:  # as faster-whisper: previous-text tokens before the task tokens
+            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + text_prompt)[-223:]]
+        prompt += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        result = self._model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=wc.beam_size,
+            patience=wc.patience,
+            repetition_penalty=wc.repetition_penalty,
+            max_length=PARTIAL_MAX_TOKENS * 2,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=wc.suppress_blank,
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        # faster-whisper's average log-probability: the length-normalised score (length
+        # penalty 1) times the length, over the tokens plus the end token
+        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+        return DecodedSegment(
+            start=0.0,
+            end=len(samples) / ASR_SAMPLE_RATE,
+            text=to_simplified(tokenizer.decode(tokens)),
+            avg_logprob=avg_logprob,
+            no_speech_prob=float(result.no_speech_prob),
+        )
+
+    def _decode(self, samples: np.ndarray, hotwords: str, window_s: float = 0.0) -> Transcript:
         wc = self.config.whisper
         if wc.target_rms_dbfs:
             rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
@@ -133,33 +187,11 @@ class WhisperRecognizer:
         temps = wc.temperatures or (0.0,)
         windows: list[np.ndarray] = []
         self._capture.sink = windows
+        short = None
         try:
-            segments, _info = self._model.transcribe(
-                samples,
-                language=wc.language,
-                beam_size=wc.beam_size,
-                patience=wc.patience,
-                repetition_penalty=wc.repetition_penalty,
-                temperature=list(temps) if len(temps) > 1 else temps[0],
-                without_timestamps=wc.without_timestamps,
-                condition_on_previous_text=False,
-                initial_prompt=wc.initial_prompt or None,
-                hotwords=hotwords or None,
-                suppress_blank=wc.suppress_blank,
-                compression_ratio_threshold=self.config.guard.compression_ratio_threshold,
-                log_prob_threshold=self.config.guard.logprob_threshold,
-                no_speech_threshold=self.config.guard.no_speech_threshold,
-            )
-            decoded = [
-                DecodedSegment(
-                    start=float(s.start),
-                    end=float(s.end),
-                    text=to_simplified(s.text),
-                    avg_logprob=float(s.avg_logprob),
-                    no_speech_prob=float(s.no_speech_prob),
-                )
-                for s in segments
-            ]
+            if window_s > 0 and len(samples) >= MIN_DECODE_S * ASR_SAMPLE_RATE:
+                short = self._decode_window(samples, hotwords, window_s)
+            decoded = [short] if short is not None else self._decode_full(samples, hotwords, temps)
         finally:
             self._capture.sink = None
         encoder = pool_encoder_states(windows, samples, len(samples))
@@ -167,6 +199,8 @@ class WhisperRecognizer:
         kept, flags = guard_segments(decoded, self.config.guard, prompt=prompt)
         if flags:
             log.info("whisper guard: %s", ", ".join(flags))
+        if short is not None:
+            flags = (*flags, FLAG_BUSY_WINDOW)
         return Transcript(
             text="".join(s.text for s in kept).strip(),
             segments=tuple(Segment(s.start, s.end, s.text) for s in kept),
@@ -174,6 +208,38 @@ class WhisperRecognizer:
             flags=flags,
             encoder=encoder,
         )
+
+    def _decode_full(
+        self, samples: np.ndarray, hotwords: str, temps: tuple[float, ...]
+    ) -> list[DecodedSegment]:
+        """faster-whisper's transcribe: 30 s windows, the recipe's settings."""
+        wc = self.config.whisper
+        segments, _info = self._model.transcribe(
+            samples,
+            language=wc.language,
+            beam_size=wc.beam_size,
+            patience=wc.patience,
+            repetition_penalty=wc.repetition_penalty,
+            temperature=list(temps) if len(temps) > 1 else temps[0],
+            without_timestamps=wc.without_timestamps,
+            condition_on_previous_text=False,
+            initial_prompt=wc.initial_prompt or None,
+            hotwords=hotwords or None,
+            suppress_blank=wc.suppress_blank,
+            compression_ratio_threshold=self.config.guard.compression_ratio_threshold,
+            log_prob_threshold=self.config.guard.logprob_threshold,
+            no_speech_threshold=self.config.guard.no_speech_threshold,
+        )
+        return [
+            DecodedSegment(
+                start=float(s.start),
+                end=float(s.end),
+                text=to_simplified(s.text),
+                avg_logprob=float(s.avg_logprob),
+                no_speech_prob=float(s.no_speech_prob),
+            )
+            for s in segments
+        ]
 
     def transcribe(self, audio: Audio, *, itn: bool = False, hotwords: str = "") -> Transcript:
         """Recognise a whole recording (any sample rate).
@@ -420,6 +486,7 @@ class _WhisperUtterance:
         ep = recognizer.config.endpoint if endpoint is None else endpoint
         self._prefetch = int(ep.prefetch_silence_ms * ASR_SAMPLE_RATE / 1000)
         self._cheap = ep.cheap_partials
+        self._busy_window = ep.busy_window
         self._decoded_at = 0  # utterance samples the last decode (partial or prefetch) saw
         self._voiced_end = 0
         self._decoded: Transcript | None = None  # the last full-recipe (prefetch) decode
@@ -445,7 +512,9 @@ class _WhisperUtterance:
         if self._prefetch and len(samples) - self._voiced_end >= self._prefetch:
             # speech may be over: decode exactly what the final would decode, fully
             samples = samples[: self._voiced_end + self._prefetch]
-            self._decoded = self._rec.decode_samples(samples, hotwords=self._hotwords)
+            self._decoded = self._rec.decode_samples(
+                samples, hotwords=self._hotwords, window_s=self._final_window_s()
+            )
             self._prefetched_at = len(samples)
             text = finish_transcript(self._decoded).text  # spacing/punctuation as finals
         else:
@@ -490,4 +559,13 @@ class _WhisperUtterance:
             and abs(self._prefetched_at - len(samples)) <= SAME_AUDIO_SLACK
         ):
             return self._decoded  # the prefetch already decoded exactly this audio
-        return self._rec.decode_samples(samples, hotwords=self._hotwords)
+        return self._rec.decode_samples(
+            samples, hotwords=self._hotwords, window_s=self._final_window_s()
+        )
+
+    def _final_window_s(self) -> float:
+        """``busy_window_s`` while the recognizer is busy with other finals, else 0 (full)."""
+        busy = self._rec.busy
+        if not self._busy_window or busy is None:
+            return 0.0
+        return self._rec.config.whisper.busy_window_s if busy() else 0.0

@@ -110,6 +110,10 @@ class Services:
                 reserved=srv.reserved_workers,
                 low_yields=srv.low_priority_yields,
             )
+            pool = self.pool
+            if hasattr(self.recognizer, "busy"):  # Whisper: short-window finals under load
+                # busy: a final decode besides the caller's own is running or queued
+                self.recognizer.busy = lambda: pool.active(Priority.FINAL) > 1
             self._batcher = Batcher(
                 self.pool,
                 "transcribe",

@@ -154,6 +154,11 @@ class WorkerPool(Executor):
                 return sum(self._waiting.values())
             return self._waiting[priority]
 
+    def active(self, priority: Priority) -> int:
+        """Jobs of ``priority`` running or queued."""
+        with self._cond:
+            return self._running_by[priority] + self._waiting[priority]
+
     def ahead_of(self, priority: Priority) -> int:
         """Queued jobs a new job of ``priority`` would wait behind."""
         with self._cond:

@@ -294,6 +294,35 @@ def test_transcription_stream_decodes_across_a_short_pause(
     assert character_error_rate([ref], [transcription[0].transcript.text]) <= 0.15
 
 
+def test_busy_finals_take_the_short_window_only_in_dialogue_streams(
+    recognizer, references, asr_dev: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the engine says the recognizer is busy, a dialogue stream's final encodes
+    ≥ busy_window_s (20 s) instead of 30 s, flagged, with the final's quality bound; a
+    transcription stream and an idle recognizer keep the full window."""
+    name = "firered_aishell1_BAC009S0764W0121.wav"
+    clip = read_audio(asr_dev / "wav" / name, 16000).samples
+    signal = np.concatenate([np.zeros(16000, np.float32), clip, np.zeros(24000, np.float32)])
+    frames: list[int] = []
+    encode = recognizer._encode
+    monkeypatch.setattr(recognizer, "_encode", lambda f: frames.append(f.shape[-1]) or encode(f))
+    monkeypatch.setattr(recognizer, "busy", lambda: True)
+    busy = _finals(recognizer.create_stream(), signal)
+    assert len(busy) == 1 and "busy_window" in busy[0].transcript.flags
+    final_frames = [n for n in frames if n != 1000]  # 1000: the partials' 10 s window
+    assert final_frames and set(final_frames) == {2000}
+    assert character_error_rate([references[name]], [busy[0].transcript.text]) <= 0.15
+    assert busy[0].transcript.encoder is not None  # the bridge still reads this pass
+    frames.clear()
+    transcription = _finals(recognizer.create_stream(profile="transcription"), signal)
+    assert "busy_window" not in transcription[0].transcript.flags
+    assert 3000 in frames and 2000 not in frames
+    monkeypatch.setattr(recognizer, "busy", lambda: False)
+    frames.clear()
+    idle = _finals(recognizer.create_stream(), signal)
+    assert "busy_window" not in idle[0].transcript.flags and 2000 not in frames
+
+
 def test_batched_files_give_the_one_by_one_text(recognizer, asr_dev: Path) -> None:
     audios = [read_audio(asr_dev / "wav" / clip) for clip in CLIPS[:3]]
     audios.append(Audio(_nonspeech("white_noise"), 16000))
