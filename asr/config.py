@@ -31,18 +31,19 @@ class WhisperConfig:
     # partials (provisional text while the user speaks) take a cheap path: the encoder sees
     # only the utterance plus ``partial_margin_s`` of padding, at least ``partial_window_s``,
     # instead of a 30 s window (~7x less encoder work), decoded with ``partial_beam_size``.
-    # Finals always use the full recipe above (a short window costs 1.5-6 CER points there:
-    # docs/asr.md). partial_window_s = 0 decodes partials like finals.
+    # Finals use the full recipe above (a short window costs 1.5-6 CER points there:
+    # docs/asr.md), except busy-time dialogue finals (``busy_window_s`` below).
+    # partial_window_s = 0 decodes partials like finals.
     partial_window_s: float = 10.0
     partial_margin_s: float = 3.0
     partial_beam_size: int = 1
     # a dialogue stream's final while the recognizer is busy (other finals running or
     # queued): the encoder sees the utterance plus ``partial_margin_s``, at least this many
-    # seconds, instead of 30 s, with the final's beam and guards — the decode takes about
-    # half as long (0.41 vs 0.81 s) for +1.5-1.9 CER points (asr-dev, 150 CASIA clips;
-    # docs/asr.md); only under load, so one session alone always gets the full recipe.
-    # 0 = always the full window.
-    busy_window_s: float = 20.0
+    # seconds, instead of 30 s, with the final's beam and guards — the decode takes 40 % of
+    # the time (0.33 vs 0.81 s) for +1.5-1.9 CER points (asr-dev, 150 CASIA clips; 20 s:
+    # the same CER, 0.41 s; 10 s: +9.7 points; docs/asr.md); only under load, so one
+    # session alone always gets the full recipe. 0 = always the full window.
+    busy_window_s: float = 15.0
 
 
 @dataclass(frozen=True)

@@ -298,7 +298,7 @@ def test_busy_finals_take_the_short_window_only_in_dialogue_streams(
     recognizer, references, asr_dev: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While the engine says the recognizer is busy, a dialogue stream's final encodes
-    ≥ busy_window_s (20 s) instead of 30 s, flagged, with the final's quality bound; a
+    ≥ busy_window_s (15 s) instead of 30 s, flagged, with the final's quality bound; a
     transcription stream and an idle recognizer keep the full window."""
     name = "firered_aishell1_BAC009S0764W0121.wav"
     clip = read_audio(asr_dev / "wav" / name, 16000).samples
@@ -310,17 +310,17 @@ def test_busy_finals_take_the_short_window_only_in_dialogue_streams(
     busy = _finals(recognizer.create_stream(), signal)
     assert len(busy) == 1 and "busy_window" in busy[0].transcript.flags
     final_frames = [n for n in frames if n != 1000]  # 1000: the partials' 10 s window
-    assert final_frames and set(final_frames) == {2000}
+    assert final_frames and set(final_frames) == {1500}
     assert character_error_rate([references[name]], [busy[0].transcript.text]) <= 0.15
     assert busy[0].transcript.encoder is not None  # the bridge still reads this pass
     frames.clear()
     transcription = _finals(recognizer.create_stream(profile="transcription"), signal)
     assert "busy_window" not in transcription[0].transcript.flags
-    assert 3000 in frames and 2000 not in frames
+    assert 3000 in frames and 1500 not in frames
     monkeypatch.setattr(recognizer, "busy", lambda: False)
     frames.clear()
     idle = _finals(recognizer.create_stream(), signal)
-    assert "busy_window" not in idle[0].transcript.flags and 2000 not in frames
+    assert "busy_window" not in idle[0].transcript.flags and 1500 not in frames
 
 
 def test_batched_files_give_the_one_by_one_text(recognizer, asr_dev: Path) -> None:
