@@ -44,6 +44,10 @@ class WhisperConfig:
     # the same CER, 0.41 s; 10 s: +9.7 points; docs/asr.md); only under load, so one
     # session alone always gets the full recipe. 0 = always the full window.
     busy_window_s: float = 15.0
+    # every dialogue-stream final with that short window (0 = only when busy, as above): the
+    # fast-turn setting for deployments that put reply latency before accuracy
+    # (BENCHMARKS.md: v2v at one session and /v1/dialog CER with it)
+    final_window_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -564,8 +564,12 @@ class _WhisperUtterance:
         )
 
     def _final_window_s(self) -> float:
-        """``busy_window_s`` while the recognizer is busy with other finals, else 0 (full)."""
-        busy = self._rec.busy
-        if not self._busy_window or busy is None:
+        """``final_window_s`` when set; else ``busy_window_s`` while the recognizer is busy
+        with other finals; else 0 (the full window). Dialogue streams only."""
+        wc = self._rec.config.whisper
+        if not self._busy_window:
             return 0.0
-        return self._rec.config.whisper.busy_window_s if busy() else 0.0
+        if wc.final_window_s > 0:
+            return wc.final_window_s
+        busy = self._rec.busy
+        return wc.busy_window_s if busy is not None and busy() else 0.0

@@ -321,6 +321,14 @@ def test_busy_finals_take_the_short_window_only_in_dialogue_streams(
     frames.clear()
     idle = _finals(recognizer.create_stream(), signal)
     assert "busy_window" not in idle[0].transcript.flags and 1500 not in frames
+    # the fast-turn setting: every dialogue final takes the short window, busy or not
+    whisper = dataclasses.replace(recognizer.config.whisper, final_window_s=15.0)
+    monkeypatch.setattr(
+        recognizer, "config", dataclasses.replace(recognizer.config, whisper=whisper)
+    )
+    frames.clear()
+    fast = _finals(recognizer.create_stream(), signal)
+    assert "busy_window" in fast[0].transcript.flags and 1500 in frames
 
 
 def test_batched_files_give_the_one_by_one_text(recognizer, asr_dev: Path) -> None:
