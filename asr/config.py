@@ -40,9 +40,10 @@ class WhisperConfig:
     # a dialogue stream's final while the recognizer is busy (other finals running or
     # queued): the encoder sees the utterance plus ``partial_margin_s``, at least this many
     # seconds, instead of 30 s, with the final's beam and guards — the decode takes 40 % of
-    # the time (0.33 vs 0.81 s) for +1.5-1.9 CER points (asr-dev, 150 CASIA clips; 20 s:
-    # the same CER, 0.41 s; 10 s: +9.7 points; docs/asr.md); only under load, so one
-    # session alone always gets the full recipe. 0 = always the full window.
+    # the time (0.33 vs 0.81 s) for +1.5-1.9 CER points on whole clips (asr-dev, 150 CASIA
+    # clips; 20 s: the same, 0.41 s; 10 s: +9.7) and up to +7 on short stream pieces
+    # (docs/asr.md); only under load, so one session alone always gets the full recipe.
+    # 0 = always the full window (accuracy before reply time under load).
     busy_window_s: float = 15.0
     # every dialogue-stream final with that short window (0 = only when busy, as above): the
     # dialogue stream's finals on asr-dev go from 13.17 % to 20.49 % CER with 15 s (short
