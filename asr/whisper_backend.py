@@ -132,49 +132,84 @@ class WhisperRecognizer:
             return plain
         return self._decode(samples, words, window_s)
 
-    def _decode_window(
-        self, samples: np.ndarray, hotwords: str, window_s: float
-    ) -> DecodedSegment | None:
-        """One beam search over a short encoder window (the final's beam, patience,
-        repetition penalty and prompt; no timestamps, so one segment, as faster-whisper's
-        ``without_timestamps`` decode of a window); None when the audio does not fit."""
-        from faster_whisper.audio import pad_or_trim
-
-        wc = self.config.whisper
+    def _short_window(self, samples: np.ndarray, window_s: float) -> tuple[np.ndarray, int] | None:
+        """Mel features of ``samples`` and a short encoder window for them: the audio plus
+        ``partial_margin_s``, at least ``window_s``, at most 30 s (frames); None when the
+        audio plus the margin does not fit in 30 s."""
         extractor = self._model.feature_extractor
         features = extractor(samples)[:, :-1]
-        per_s = 1.0 / extractor.time_per_frame
-        frames = max(int(window_s * per_s), features.shape[1] + int(wc.partial_margin_s * per_s))
-        if frames >= extractor.nb_max_frames:
+        per_s = 1.0 / extractor.time_per_frame  # mel frames per second
+        full = extractor.nb_max_frames
+        needed = features.shape[1] + int(self.config.whisper.partial_margin_s * per_s)
+        if needed > full:
             return None
+        return features, min(full, max(int(window_s * per_s), needed))
+
+    def _window_segment(
+        self,
+        samples: np.ndarray,
+        features: np.ndarray,
+        frames: int,
+        *,
+        prompt_text: str = "",
+        beam_size: int,
+        patience: float = 1.0,
+        repetition_penalty: float = 1.0,
+        max_length: int = PARTIAL_MAX_TOKENS,
+        scores: bool = False,
+    ) -> DecodedSegment:
+        """One beam search over ``features`` padded to ``frames`` (no timestamps, so one
+        segment, as faster-whisper's ``without_timestamps`` decode of a window). Without
+        ``scores`` the segment's ``avg_logprob`` is 0 (only the loop/no-speech guards act)."""
+        from faster_whisper.audio import pad_or_trim
+
         encoded = self._encode_and_keep(pad_or_trim(features, frames))
         tokenizer = self._tokenizer_zh()
         prompt: list[int] = []
-        text_prompt = " ".join(p for p in (wc.initial_prompt, hotwords) if p).strip()
-        if text_prompt:  # as faster-whisper: previous-text tokens before the task tokens
-            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + text_prompt)[-223:]]
+        if prompt_text:  # as faster-whisper: previous-text tokens before the task tokens
+            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt_text)[-223:]]
         prompt += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         result = self._model.model.generate(
             encoded,
             [prompt],
-            beam_size=wc.beam_size,
-            patience=wc.patience,
-            repetition_penalty=wc.repetition_penalty,
-            max_length=PARTIAL_MAX_TOKENS * 2,
-            return_scores=True,
+            beam_size=beam_size,
+            patience=patience,
+            repetition_penalty=repetition_penalty,
+            max_length=max_length,
+            return_scores=scores,
             return_no_speech_prob=True,
-            suppress_blank=wc.suppress_blank,
+            suppress_blank=self.config.whisper.suppress_blank,
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         # faster-whisper's average log-probability: the length-normalised score (length
         # penalty 1) times the length, over the tokens plus the end token
-        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+        avg = float(result.scores[0]) * len(tokens) / (len(tokens) + 1) if scores else 0.0
         return DecodedSegment(
             start=0.0,
             end=len(samples) / ASR_SAMPLE_RATE,
             text=to_simplified(tokenizer.decode(tokens)),
-            avg_logprob=avg_logprob,
+            avg_logprob=avg,
             no_speech_prob=float(result.no_speech_prob),
+        )
+
+    def _decode_window(
+        self, samples: np.ndarray, hotwords: str, window_s: float
+    ) -> DecodedSegment | None:
+        """A final over a short encoder window (the final's beam, patience, repetition
+        penalty and prompt); None when the window would be the full 30 s anyway."""
+        wc = self.config.whisper
+        fit = self._short_window(samples, window_s)
+        if fit is None or fit[1] >= self._model.feature_extractor.nb_max_frames:
+            return None
+        return self._window_segment(
+            samples,
+            *fit,
+            prompt_text=" ".join(p for p in (wc.initial_prompt, hotwords) if p).strip(),
+            beam_size=wc.beam_size,
+            patience=wc.patience,
+            repetition_penalty=wc.repetition_penalty,
+            max_length=PARTIAL_MAX_TOKENS * 2,
+            scores=True,
         )
 
     def _decode(self, samples: np.ndarray, hotwords: str, window_s: float = 0.0) -> Transcript:
@@ -269,33 +304,10 @@ class WhisperRecognizer:
         wc = self.config.whisper
         if wc.partial_window_s <= 0 or len(samples) < MIN_DECODE_S * ASR_SAMPLE_RATE:
             return self.decode_samples(samples).text if wc.partial_window_s <= 0 else ""
-        from faster_whisper.audio import pad_or_trim
-
-        features = self._model.feature_extractor(samples)[:, :-1]
-        per_s = 1.0 / self._model.feature_extractor.time_per_frame  # mel frames per second
-        full = self._model.feature_extractor.nb_max_frames
-        margin = int(wc.partial_margin_s * per_s)
-        if features.shape[1] + margin > full:  # a long utterance: the full recipe
+        fit = self._short_window(samples, wc.partial_window_s)
+        if fit is None:  # a long utterance: the full recipe
             return self.decode_samples(samples).text
-        frames = min(full, max(int(wc.partial_window_s * per_s), features.shape[1] + margin))
-        encoded = self._encode(pad_or_trim(features, frames))
-        tokenizer = self._tokenizer_zh()
-        result = self._model.model.generate(
-            encoded,
-            [[*tokenizer.sot_sequence, tokenizer.no_timestamps]],
-            beam_size=max(1, wc.partial_beam_size),
-            max_length=PARTIAL_MAX_TOKENS,
-            suppress_blank=wc.suppress_blank,
-            return_no_speech_prob=True,
-        )[0]
-        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        segment = DecodedSegment(
-            start=0.0,
-            end=len(samples) / ASR_SAMPLE_RATE,
-            text=to_simplified(tokenizer.decode(tokens)),
-            avg_logprob=0.0,  # scores are not asked for: only the loop/no-speech guards act
-            no_speech_prob=float(result.no_speech_prob),
-        )
+        segment = self._window_segment(samples, *fit, beam_size=max(1, wc.partial_beam_size))
         kept, _flags = guard_segments([segment], self.config.guard)
         return "".join(s.text for s in kept).strip()
 
