@@ -87,6 +87,22 @@ async def speak_once(session: Session) -> None:
     await feed(session, silence(0.6))
 
 
+async def start_turn(services: Services) -> tuple[Session, Client]:
+    """A session whose user has just said one utterance (its reply is on its way)."""
+    session = Session(services, SessionStart(sample_rate_out=16000))
+    client = Client(session)
+    await session.open()
+    await speak_once(session)
+    return session, client
+
+
+async def finish_turn(session: Session, client: Client) -> None:
+    """Wait for the reply to be done, then close the session and its client."""
+    await client.wait_for(ReplyDone)
+    await session.close("test over")
+    await client.task
+
+
 def reply_events(client: Client) -> list[str]:
     return [
         type(e).__name__
@@ -110,10 +126,7 @@ def test_first_segment_is_synthesized_and_sent_before_the_stream_ends(
 ) -> None:
     async def main() -> None:
         services, synth = make_services(server, "hold", ["帮我查一下订单"])
-        session = Session(services, SessionStart(sample_rate_out=16000))
-        client = Client(session)
-        await session.open()
-        await speak_once(session)
+        session, client = await start_turn(services)
         # the server holds everything after the third token until it is released here
         await client.wait_for(ReplyAudio)
         assert not server.finished.is_set()
@@ -127,9 +140,7 @@ def test_first_segment_is_synthesized_and_sent_before_the_stream_ends(
         assert reply.text == "好的，我来帮您"
         assert not client.of(ReplyText)  # the whole text comes after the stream
         server.release.set()
-        await client.wait_for(ReplyDone)
-        await session.close("test over")
-        await client.task
+        await finish_turn(session, client)
         text = "".join(TOKENS)
         deltas = client.of(ReplyTextDelta)
         assert "".join(d.delta for d in deltas) == text
@@ -157,13 +168,8 @@ def test_first_segment_is_synthesized_and_sent_before_the_stream_ends(
 def test_stream_failing_before_any_text_falls_back(server: FakeChatServer) -> None:
     async def main() -> None:
         services, _ = make_services(server, "error", ["你好呀"])
-        session = Session(services, SessionStart(sample_rate_out=16000))
-        client = Client(session)
-        await session.open()
-        await speak_once(session)
-        await client.wait_for(ReplyDone)
-        await session.close("test over")
-        await client.task
+        session, client = await start_turn(services)
+        await finish_turn(session, client)
         final = client.of(ReplyText)[0]
         assert final.text == "您说的是：你好呀" and final.intent == "echo"
         assert "".join(d.delta for d in client.of(ReplyTextDelta)) == final.text
@@ -179,13 +185,8 @@ def test_stream_breaking_off_ends_the_reply_with_the_text_so_far(
 ) -> None:
     async def main() -> None:
         services, synth = make_services(server, "cut", ["帮我查一下订单"])
-        session = Session(services, SessionStart(sample_rate_out=16000))
-        client = Client(session)
-        await session.open()
-        await speak_once(session)
-        await client.wait_for(ReplyDone)
-        await session.close("test over")
-        await client.task
+        session, client = await start_turn(services)
+        await finish_turn(session, client)
         partial = "".join(TOKENS[:3])
         assert client.of(ReplyText)[0].text == partial
         assert "".join(s for _, s in synth.calls) == partial
@@ -201,13 +202,8 @@ def test_angry_user_gets_the_prefix_decided_at_the_first_segment(
 ) -> None:
     async def main() -> None:
         services, synth = make_services(server, "stream", ["气死了，快递怎么回事"])
-        session = Session(services, SessionStart(sample_rate_out=16000))
-        client = Client(session)
-        await session.open()
-        await speak_once(session)
-        await client.wait_for(ReplyDone)
-        await session.close("test over")
-        await client.task
+        session, client = await start_turn(services)
+        await finish_turn(session, client)
         prefix = EmpathyMap().rule_for(_angry()).prefix
         assert prefix
         assert client.of(ReplyText)[0].text == prefix + "".join(TOKENS)
@@ -227,10 +223,7 @@ def test_barge_in_or_close_while_streaming_ends_the_http_stream(
 ) -> None:
     async def main() -> None:
         services, _ = make_services(server, "hold", ["帮我查一下订单", "等一下"])
-        session = Session(services, SessionStart(sample_rate_out=16000))
-        client = Client(session)
-        await session.open()
-        await speak_once(session)
+        session, client = await start_turn(services)
         await client.wait_for(ReplyAudio)
         assert not server.disconnected.is_set()
         if how == "barge-in":
@@ -257,13 +250,8 @@ def test_a_list_reply_still_goes_text_first(server: FakeChatServer) -> None:
     async def main() -> None:
         services, synth = make_services(server, "stream", ["你好"])
         services.policy.streaming = False  # type: ignore[attr-defined]  # dialog.chat.stream=false
-        session = Session(services, SessionStart(sample_rate_out=16000))
-        client = Client(session)
-        await session.open()
-        await speak_once(session)
-        await client.wait_for(ReplyDone)
-        await session.close("test over")
-        await client.task
+        session, client = await start_turn(services)
+        await finish_turn(session, client)
         assert not client.of(ReplyTextDelta)
         order = squeeze(reply_events(client))
         assert order == ["ReplyText", "ReplyAudio", "ReplyDone"]
