@@ -26,7 +26,7 @@ from tests.engine_doubles import (
     speech_like,
 )
 from tests.engine_server import engine_test_config, running_server
-from tests.test_engine_session import Client, feed, make_services
+from tests.test_engine_session import feed, make_services, open_session
 from tingshuo.core.audio import Audio
 from tingshuo.engine.events import ErrorEvent, ReplyDone, SessionStart
 from tingshuo.engine.metrics import Metrics
@@ -187,9 +187,7 @@ def test_a_reserved_worker_starts_a_final_while_http_segments_hold_the_other() -
 def test_session_decodes_finals_as_final_and_partials_as_partial() -> None:
     async def main() -> None:
         services = make_services(["你好"])
-        session = Session(services, SessionStart(sample_rate_out=16000))
-        client = Client(session)
-        await session.open()
+        session, client = await open_session(services, SessionStart(sample_rate_out=16000))
         await feed(session, speech_like(1.0))
         await asyncio.sleep(0.1)  # the partial decode of the speech so far
         await feed(session, silence(0.6), realtime=True)  # the endpoint's decode
@@ -275,9 +273,7 @@ def test_sessions_keep_replying_while_http_requests_are_refused() -> None:
         with services.pool.request():  # a long HTTP request holds the only HTTP slot
             with pytest.raises(OverloadedError):
                 services.admit(Priority.INTERACTIVE)
-            session = Session(services, SessionStart(sample_rate_out=16000))
-            client = Client(session)
-            await session.open()
+            session, client = await open_session(services, SessionStart(sample_rate_out=16000))
             await feed(session, speech_like(1.0))
             await feed(session, silence(0.6))
             await client.wait_for(ReplyDone)
@@ -295,9 +291,7 @@ def test_a_saturated_reply_class_is_an_overloaded_event_and_the_session_goes_on(
         services = make_services(["你好", "谢谢"])
         services.start()
         assert services.pool is not None
-        session = Session(services, SessionStart(sample_rate_out=16000))
-        client = Client(session)
-        await session.open()
+        session, client = await open_session(services, SessionStart(sample_rate_out=16000))
         services.pool.limits[Priority.REPLY] = -1  # everything counts as saturated
         await feed(session, speech_like(1.0))
         await feed(session, silence(0.6))

@@ -88,12 +88,20 @@ class Client:
         return await asyncio.wait_for(poll(), timeout)
 
 
+async def open_session(
+    services: Services, settings: SessionStart | None = None
+) -> tuple[Session, Client]:
+    """An opened session and a client recording what it sends."""
+    session = Session(services, settings or SessionStart())
+    client = Client(session)
+    await session.open()
+    return session, client
+
+
 def test_one_turn_produces_transcript_emotion_reply_and_sequenced_audio() -> None:
     async def main() -> None:
         services = make_services(["你好"])
-        session = Session(services, SessionStart(sample_rate_out=16000))
-        client = Client(session)
-        await session.open()
+        session, client = await open_session(services, SessionStart(sample_rate_out=16000))
         await feed(session, silence(0.3))
         await feed(session, speech_like(1.0))
         await feed(session, silence(0.6))
@@ -135,9 +143,7 @@ def test_barge_in_cancels_reply_reports_sent_and_played_and_keeps_heard_part() -
     async def main() -> None:
         # a two-sentence reply, each sentence taking 0.8 s to "synthesize"
         services = make_services(["我想问一下。再说一句话吧", "等一下"], delay=0.8)
-        session = Session(services, SessionStart(sample_rate_out=24000))
-        client = Client(session)
-        await session.open()
+        session, client = await open_session(services, SessionStart(sample_rate_out=24000))
         await feed(session, speech_like(1.0))
         await feed(session, silence(0.5))
         await client.wait_for(ReplyAudio)
@@ -172,9 +178,7 @@ def test_barge_in_cancels_reply_reports_sent_and_played_and_keeps_heard_part() -
 def test_playback_report_caps_played_ms() -> None:
     async def main() -> None:
         services = make_services(["我想问一下。再说一句话吧", "等一下"], delay=0.3)
-        session = Session(services, SessionStart())
-        client = Client(session)
-        await session.open()
+        session, client = await open_session(services)
         await feed(session, speech_like(1.0))
         await feed(session, silence(0.5))
         first = await client.wait_for(ReplyAudio)
@@ -222,9 +226,7 @@ def test_many_sessions_release_their_tasks_and_streams() -> None:
         services = make_services(["你好"] * 1)
         baseline = len(asyncio.all_tasks())
         for _ in range(40):
-            session = Session(services, SessionStart())
-            client = Client(session)
-            await session.open()
+            session, client = await open_session(services)
             await feed(session, speech_like(0.4))
             await session.close("bye")
             await client.task
@@ -246,9 +248,7 @@ def test_reply_text_says_when_the_policy_hands_off_to_a_human() -> None:
     async def main() -> None:
         services = make_services(["太差了，我要投诉"])
         services.policy = EchoPolicy(escalation=Escalation(after_turns=1))
-        session = Session(services, SessionStart(sample_rate_out=16000))
-        client = Client(session)
-        await session.open()
+        session, client = await open_session(services, SessionStart(sample_rate_out=16000))
         await feed(session, speech_like(1.0))
         await feed(session, silence(0.6))
         reply = await client.wait_for(ReplyText)
@@ -286,9 +286,7 @@ def test_reply_is_split_once_with_a_short_first_segment() -> None:
         services = make_services([long_request])
         synth = RecordingSynthesizer()
         services.synthesizer = synth
-        session = Session(services, SessionStart(sample_rate_out=16000))
-        client = Client(session)
-        await session.open()
+        session, client = await open_session(services, SessionStart(sample_rate_out=16000))
         await feed(session, speech_like(1.0))
         await feed(session, silence(0.6))
         await client.wait_for(ReplyDone)

@@ -21,7 +21,7 @@ from tests.engine_doubles import (
     silence,
     speech_like,
 )
-from tests.test_engine_session import Client, feed
+from tests.test_engine_session import Client, feed, open_session
 from tingshuo.dialog.chat_backend import ChatBackend
 from tingshuo.dialog.empathy import EmpathyMap
 from tingshuo.dialog.policy import ChatPolicy, EchoPolicy
@@ -89,9 +89,7 @@ async def speak_once(session: Session) -> None:
 
 async def start_turn(services: Services) -> tuple[Session, Client]:
     """A session whose user has just said one utterance (its reply is on its way)."""
-    session = Session(services, SessionStart(sample_rate_out=16000))
-    client = Client(session)
-    await session.open()
+    session, client = await open_session(services, SessionStart(sample_rate_out=16000))
     await speak_once(session)
     return session, client
 
