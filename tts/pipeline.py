@@ -84,14 +84,13 @@ def plan_segments(
 
     ``first_chars`` (when smaller than ``max_chars``) bounds the very first segment so a
     stream can start sooner; the bound then doubles with every segment up to ``max_chars``
-    (e.g. 6, 12, 24, 48, 60 characters), cutting at clauses, else between words. Break elements lengthen the pause after the segment before them.
+    (e.g. 6, 12, 24, 48, 60 characters), cutting at clauses, else between words, so each
+    segment renders in about the time the audio before it plays. Break elements lengthen
+    the pause after the segment before them.
     ``emotion_pauses``: scale punctuation pauses by the emotion's pause factor.
     """
     segments: list[PlannedSegment] = []
     leading_ms = 0
-    # a stream's segments grow from ``first_chars`` (doubling up to ``max_chars``), so each
-    # one renders in about the time the audio before it takes to play (no gap after a
-    # short first segment)
     limit = first_chars if first_chars and first_chars < max_chars else max_chars
     for piece in parse(text, style):
         if isinstance(piece, BreakPiece):
@@ -112,8 +111,7 @@ def plan_segments(
                 limit = min(max_chars, 2 * limit)
             if part.strip():
                 parts.append(part)
-                if limit < max_chars:
-                    limit = min(max_chars, 2 * limit)
+                limit = min(max_chars, 2 * limit)
         for part in parts:
             if not any(ch.isalnum() for ch in part):
                 continue  # punctuation only: nothing to say
